@@ -1,0 +1,219 @@
+"""Dataset specifications and loaders (paper section 4, supplement 1).
+
+The paper trains on CIFAR-10, Fashion-MNIST and CIFAR-100 (TensorFlow
+Datasets). `DATASETS` records, per dataset, the normalisation constants and
+the ResNet augmentation policy of supplement 1. The extra entry `"digits"` is
+scikit-learn's 8x8 handwritten digits: it ships inside scikit-learn, so quick
+runs, examples and tests work without network access.
+"""
+
+import dataclasses
+
+import numpy as np
+
+AUGMENTATION_POLICIES = ("flip_crop", "crop_flip_rotate", "none")
+
+# The "digits" split: a stratified 80/20 split with a fixed seed.
+DIGITS_TEST_SIZE = 360
+DIGITS_SPLIT_SEED = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """What the pipeline needs to know about one dataset.
+
+    Attributes:
+        name: Dataset name; the TFDS name for the paper's datasets.
+        num_classes: Number of classes `c`.
+        image_shape: `(height, width, channels)` of one image.
+        mean: Per-channel mean on the `[0, 1]` pixel scale (the scale of
+            torchvision's `ToTensor`), subtracted before dividing by `std`.
+        std: Per-channel standard deviation on the `[0, 1]` scale.
+        augmentation: The ResNet training augmentation of supplement 1, one
+            of `"flip_crop"` (random horizontal flip, then random crop with
+            zero padding 4), `"crop_flip_rotate"` (crop with padding 4, flip,
+            rotation by up to 15 degrees) or `"none"`.
+    """
+
+    name: str
+    num_classes: int
+    image_shape: tuple
+    mean: tuple
+    std: tuple
+    augmentation: str
+
+    def __post_init__(self):
+        channels = self.image_shape[-1]
+        if len(self.mean) != channels or len(self.std) != channels:
+            raise ValueError(
+                "`mean` and `std` need one value per channel "
+                f"({channels}). Received: mean={self.mean}, std={self.std}"
+            )
+        if self.augmentation not in AUGMENTATION_POLICIES:
+            raise ValueError(
+                "`augmentation` must be one of "
+                f"{AUGMENTATION_POLICIES}. Received: "
+                f"augmentation={self.augmentation!r}"
+            )
+
+
+DATASETS = {
+    # Supplement 1: torchvision's ImageNet constants are used for CIFAR-10.
+    "cifar10": DatasetSpec(
+        name="cifar10",
+        num_classes=10,
+        image_shape=(32, 32, 3),
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        augmentation="flip_crop",
+    ),
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        num_classes=10,
+        image_shape=(28, 28, 1),
+        mean=(0.286,),
+        std=(0.353,),
+        augmentation="flip_crop",
+    ),
+    "cifar100": DatasetSpec(
+        name="cifar100",
+        num_classes=100,
+        image_shape=(32, 32, 3),
+        mean=(0.507, 0.487, 0.441),
+        std=(0.267, 0.256, 0.276),
+        augmentation="crop_flip_rotate",
+    ),
+    # Not in the paper. Mean and std are those of its training split's
+    # images after scaling to uint8 (`load_dataset("digits")`); 8x8 images
+    # are too small for the paper's crops, so no augmentation by default.
+    "digits": DatasetSpec(
+        name="digits",
+        num_classes=10,
+        image_shape=(8, 8, 1),
+        mean=(0.30543,),
+        std=(0.37596,),
+        augmentation="none",
+    ),
+}
+
+
+@dataclasses.dataclass
+class Dataset:
+    """A dataset held in memory.
+
+    Attributes:
+        spec: The `DatasetSpec`.
+        x_train: uint8 array `(N, height, width, channels)`.
+        y_train: int64 array `(N,)` of clean labels.
+        x_test: uint8 array `(M, height, width, channels)`.
+        y_test: int64 array `(M,)`.
+    """
+
+    spec: DatasetSpec
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def get_spec(name):
+    """Returns the `DatasetSpec` called `name`."""
+    if name not in DATASETS:
+        raise ValueError(
+            f"Unknown dataset name: name={name!r}. "
+            f"Known datasets: {sorted(DATASETS)}"
+        )
+    return DATASETS[name]
+
+
+def load_dataset(name, data_dir=None, download=True):
+    """Loads a dataset of `DATASETS` into memory.
+
+    CIFAR-10, CIFAR-100 and Fashion-MNIST come from TensorFlow Datasets
+    (`tfds.load(name, data_dir=data_dir, download=download)`; with
+    `download=False` a copy prepared before under `data_dir` or
+    `TFDS_DATA_DIR` is used). `"digits"` comes from scikit-learn's
+    `load_digits` (no network): values 0..16 are scaled to uint8 with
+    `round(x * 255 / 16)` and split with a stratified, seeded split into
+    1437 training and 360 test images.
+
+    Args:
+        name: One of `DATASETS`.
+        data_dir: TFDS data directory; `None` for the TFDS default.
+        download: Whether TFDS may download and prepare the dataset.
+
+    Returns:
+        A `Dataset` with uint8 NHWC images and int64 labels.
+    """
+    spec = get_spec(name)
+    if name == "digits":
+        x_train, y_train, x_test, y_test = _load_digits()
+    else:
+        x_train, y_train = _load_tfds_split(name, "train", data_dir, download)
+        x_test, y_test = _load_tfds_split(name, "test", data_dir, download)
+    for split, images in (("train", x_train), ("test", x_test)):
+        if images.shape[1:] != spec.image_shape:
+            raise ValueError(
+                f"The {split} images of {name!r} have shape "
+                f"{images.shape[1:]}, expected {spec.image_shape}."
+            )
+    return Dataset(
+        spec=spec,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+    )
+
+
+def _load_tfds_split(name, split, data_dir, download):
+    import tensorflow_datasets as tfds
+
+    # Batches rather than `batch_size=-1`: the latter crashes under
+    # `tfds.testing.mock_data`, and neither path may read `info.splits`.
+    dataset = tfds.load(
+        name,
+        split=split,
+        data_dir=data_dir,
+        download=download,
+        as_supervised=True,
+    )
+    images, labels = [], []
+    for image_batch, label_batch in tfds.as_numpy(dataset.batch(8192)):
+        images.append(image_batch)
+        labels.append(label_batch)
+    if not images:
+        raise ValueError(f"The {split!r} split of {name!r} is empty.")
+    return (
+        np.ascontiguousarray(np.concatenate(images), dtype=np.uint8),
+        np.concatenate(labels).astype(np.int64),
+    )
+
+
+def _load_digits():
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as error:
+        raise ImportError(
+            'The "digits" dataset needs scikit-learn: '
+            "`pip install keras-robust[recipes]` or `pip install scikit-learn`."
+        ) from error
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+    images = images[..., np.newaxis]
+    labels = digits.target.astype(np.int64)
+    train_index, test_index = train_test_split(
+        np.arange(len(labels)),
+        test_size=DIGITS_TEST_SIZE,
+        stratify=labels,
+        random_state=DIGITS_SPLIT_SEED,
+    )
+    train_index = np.sort(train_index)
+    test_index = np.sort(test_index)
+    return (
+        images[train_index],
+        labels[train_index],
+        images[test_index],
+        labels[test_index],
+    )

@@ -1,0 +1,108 @@
+"""Argument checks with errors that name the argument, the value and what is allowed."""
+
+import math
+import numbers
+
+import numpy as np
+
+
+def _is_real_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_in_interval(
+    name, value, low, high, allowed, *, low_open=False, high_open=False
+):
+    """Returns `float(value)` if it lies in the interval, else raises ValueError."""
+    if _is_real_number(value) and math.isfinite(value):
+        above_low = value > low if low_open else value >= low
+        below_high = value < high if high_open else value <= high
+        if above_low and below_high:
+            return float(value)
+    raise ValueError(
+        f"Argument `{name}` must be a number in {allowed}. Received: {name}={value!r}"
+    )
+
+
+def check_non_negative(name, value):
+    """Returns `float(value)` for a finite number >= 0, else raises ValueError."""
+    if _is_real_number(value) and math.isfinite(value) and value >= 0:
+        return float(value)
+    raise ValueError(
+        f"Argument `{name}` must be a finite number >= 0. Received: {name}={value!r}"
+    )
+
+
+def check_positive(name, value):
+    """Returns `float(value)` for a finite number > 0, else raises ValueError."""
+    if _is_real_number(value) and math.isfinite(value) and value > 0:
+        return float(value)
+    raise ValueError(
+        f"Argument `{name}` must be a finite number > 0. Received: {name}={value!r}"
+    )
+
+
+def check_output_bias(output_bias):
+    """The output bias eps must be finite and >= 0 (paper Sec. 3.2)."""
+    return check_non_negative("output_bias", output_bias)
+
+
+def check_num_classes(num_classes):
+    """Returns `int(num_classes)` for an integer >= 2, else raises ValueError."""
+    if (
+        isinstance(num_classes, numbers.Integral)
+        and not isinstance(num_classes, bool)
+        and num_classes >= 2
+    ):
+        return int(num_classes)
+    raise ValueError(
+        "Argument `num_classes` must be an integer >= 2. "
+        f"Received: num_classes={num_classes!r}"
+    )
+
+
+def _concrete_value(tensor):
+    """The tensor's values as numpy when they are known now, else None.
+
+    Inside a compiled step (a `tf.function` graph or a jax trace) values are
+    symbolic and cannot be checked without a host round trip.
+    """
+    if isinstance(tensor, (np.ndarray, numbers.Number, list, tuple)):
+        return np.asarray(tensor)
+    module = type(tensor).__module__
+    if module.startswith("tensorflow"):
+        import tensorflow as tf
+
+        if tf.executing_eagerly() and hasattr(tensor, "numpy"):
+            return tensor.numpy()
+        return None
+    if module.startswith("jax"):
+        import jax
+
+        if isinstance(tensor, jax.core.Tracer):
+            return None
+        return np.asarray(tensor)
+    if module.startswith("torch"):
+        return tensor.detach().cpu().numpy()
+    return None
+
+
+def check_labels_in_range(labels, num_classes):
+    """Raises ValueError if concrete integer labels fall outside [0, c).
+
+    Checked whenever the labels are concrete (eager calls, numpy inputs);
+    compiled steps skip the check, which the data pipeline makes up for by
+    validating labels once when they are loaded.
+    """
+    values = _concrete_value(labels)
+    if values is None or values.size == 0:
+        return
+    bad = (values < 0) | (values >= num_classes) | (values != np.round(values))
+    if np.any(bad):
+        offending = values[bad].ravel()[:5].tolist()
+        raise ValueError(
+            f"Argument `y_true` holds labels outside [0, {num_classes}) or "
+            f"non-integer labels: {offending}. Integer labels must lie in "
+            f"[0, num_classes) with num_classes={num_classes} taken from "
+            "y_pred.shape[-1]."
+        )

@@ -1,0 +1,28 @@
+"""Shared pytest setup.
+
+The Keras backend is chosen by the ``KERAS_BACKEND`` environment variable
+before anything imports Keras; CI runs the suite once per backend.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+from absl import flags  # noqa: E402
+
+# absl flags are unparsed under pytest; recipes read them through flagsaver.
+flags.FLAGS.mark_as_parsed()
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Each test starts with float32 policy and a fresh Keras graph state."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()
+
+
+def pytest_report_header(config):
+    return f"keras {keras.__version__}, backend {keras.backend.backend()}"

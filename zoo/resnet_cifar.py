@@ -1,0 +1,224 @@
+"""ResNet-32 for CIFAR, as in akamaster/pytorch_resnet_cifar10 (`resnet32()`).
+
+He et al., "Deep Residual Learning for Image Recognition" (2016), section 4.2:
+a 3x3 convolution with 16 filters, three stages of 5 basic blocks with
+16/32/64 filters (the first block of stages 2 and 3 has stride 2), option-A
+shortcuts (stride-2 subsampling plus zero channel padding), global average
+pooling and a dense classifier. 464,154 trainable parameters for 10 classes.
+
+This module also holds the PyTorch-convention building blocks (explicitly
+padded convolutions, BatchNormalization with PyTorch's defaults, float32
+classifier) that the other zoo models share.
+"""
+
+import keras
+from keras import layers
+from keras import ops
+
+# PyTorch's BatchNorm2d defaults (momentum 0.1 on the new batch statistic,
+# eps 1e-5) in Keras terms, where momentum weights the old moving average.
+BATCH_NORM_MOMENTUM = 0.9
+BATCH_NORM_EPSILON = 1e-5
+
+
+def image_input(input_shape, num_classes):
+    """Validates the builder arguments and returns the model's `keras.Input`."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or not all(
+        isinstance(size, int) and not isinstance(size, bool) and size > 0
+        for size in input_shape
+    ):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) with positive "
+            f"integer sizes. Received: input_shape={input_shape!r}"
+        )
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes < 1
+    ):
+        raise ValueError(
+            "`num_classes` must be a positive integer. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    return keras.Input(shape=input_shape, name="images")
+
+
+def conv2d_torch_padding(x, filters, kernel_size, strides, padding, name):
+    """Applies `nn.Conv2d(..., stride, padding, bias=False)` the PyTorch way.
+
+    PyTorch pads `padding` pixels on every side. Keras `"same"` agrees for
+    stride 1 and odd kernels of size `2 * padding + 1`, but for stride 2 on
+    an even input it pads only bottom/right, which shifts the sampling grid
+    by one pixel. Other convolutions therefore pad explicitly with
+    `ZeroPadding2D` and convolve with `"valid"`.
+    """
+    if strides == 1 and kernel_size == 2 * padding + 1:
+        keras_padding = "same"
+    else:
+        if padding:
+            x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
+        keras_padding = "valid"
+    return layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=keras_padding,
+        use_bias=False,
+        kernel_initializer="glorot_uniform",
+        name=name,
+    )(x)
+
+
+def conv3x3(x, filters, strides, name):
+    """`nn.Conv2d(in, filters, 3, stride=strides, padding=1, bias=False)`."""
+    return conv2d_torch_padding(x, filters, 3, strides, 1, name)
+
+
+def batch_norm(x, name):
+    """`nn.BatchNorm2d` with PyTorch's momentum and epsilon."""
+    return layers.BatchNormalization(
+        momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name=name
+    )(x)
+
+
+def classifier(x, num_classes):
+    """`nn.Linear(features, num_classes)`: logits, float32 under any policy."""
+    return layers.Dense(
+        num_classes,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        dtype="float32",
+        name="logits",
+    )(x)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class OptionAShortcut(layers.Layer):
+    """Parameter-free shortcut of He et al.'s option A.
+
+    Keeps every `strides`-th row and column (`x[:, ::2, ::2, :]` for the
+    default stride 2) and zero-pads the channel axis by `channel_padding`
+    on each side, as akamaster/pytorch_resnet_cifar10's
+    `F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4))`
+    does on channels-first tensors.
+
+    Args:
+        channel_padding: Number of zero channels added before and after the
+            input channels (`planes // 4` in the reference).
+        strides: Spatial subsampling step. Defaults to 2.
+        **kwargs: Base layer keyword arguments, e.g. `name` or `dtype`.
+    """
+
+    def __init__(self, channel_padding, strides=2, **kwargs):
+        super().__init__(**kwargs)
+        if (
+            isinstance(channel_padding, bool)
+            or not isinstance(channel_padding, int)
+            or channel_padding < 0
+        ):
+            raise ValueError(
+                "`channel_padding` must be a non-negative integer. "
+                f"Received: channel_padding={channel_padding!r}"
+            )
+        if (
+            isinstance(strides, bool)
+            or not isinstance(strides, int)
+            or strides < 1
+        ):
+            raise ValueError(
+                "`strides` must be a positive integer. "
+                f"Received: strides={strides!r}"
+            )
+        self.channel_padding = channel_padding
+        self.strides = strides
+
+    def call(self, inputs):
+        subsampled = inputs[:, :: self.strides, :: self.strides, :]
+        return ops.pad(
+            subsampled,
+            [
+                [0, 0],
+                [0, 0],
+                [0, 0],
+                [self.channel_padding, self.channel_padding],
+            ],
+        )
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+
+        def subsampled(size):
+            return None if size is None else -(-size // self.strides)
+
+        return (
+            batch,
+            subsampled(height),
+            subsampled(width),
+            None if channels is None else channels + 2 * self.channel_padding,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"channel_padding": self.channel_padding, "strides": self.strides}
+        )
+        return config
+
+
+def _basic_block(x, filters, strides, name):
+    """akamaster `BasicBlock` with the option-A shortcut."""
+    in_channels = x.shape[-1]
+    residual = conv3x3(x, filters, strides, name=f"{name}_conv1")
+    residual = batch_norm(residual, name=f"{name}_bn1")
+    residual = layers.ReLU(name=f"{name}_relu1")(residual)
+    residual = conv3x3(residual, filters, 1, name=f"{name}_conv2")
+    residual = batch_norm(residual, name=f"{name}_bn2")
+    if strides != 1 or in_channels != filters:
+        shortcut = OptionAShortcut(
+            channel_padding=filters // 4,
+            strides=strides,
+            name=f"{name}_shortcut",
+        )(x)
+    else:
+        shortcut = x
+    x = layers.Add(name=f"{name}_add")([residual, shortcut])
+    return layers.ReLU(name=f"{name}_out")(x)
+
+
+def resnet32(input_shape=(32, 32, 3), num_classes=10, *, name="resnet32"):
+    """ResNet-32 for CIFAR-sized images, returning logits.
+
+    Reproduces `resnet32()` of akamaster/pytorch_resnet_cifar10, channels
+    last, except that the stem accepts any number of input channels and the
+    kernels are Glorot-uniform (the paper's choice). Strided 3x3
+    convolutions pad one pixel on every side, as PyTorch's `padding=1` does.
+    BatchNormalization uses PyTorch's momentum and epsilon, and the
+    classifier stays float32 under a mixed-precision policy.
+
+    Args:
+        input_shape: Image shape `(height, width, channels)`.
+        num_classes: Number of output logits.
+        name: Model name.
+
+    Returns:
+        A functional `keras.Model` mapping images to `(batch, num_classes)`
+        logits.
+    """
+    inputs = image_input(input_shape, num_classes)
+    x = conv3x3(inputs, 16, 1, name="stem_conv")
+    x = batch_norm(x, name="stem_bn")
+    x = layers.ReLU(name="stem_relu")(x)
+    for stage, (filters, first_strides) in enumerate(
+        [(16, 1), (32, 2), (64, 2)], start=1
+    ):
+        for block in range(1, 6):
+            x = _basic_block(
+                x,
+                filters,
+                first_strides if block == 1 else 1,
+                name=f"stage{stage}_block{block}",
+            )
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = classifier(x, num_classes)
+    return keras.Model(inputs, outputs, name=name)
