@@ -390,9 +390,14 @@ def tempered_softmax(logits, t, num_iters=5):
 
 def _bi_tempered_values_and_gradient(logits, targets, t1, t2, num_iters):
     probabilities = tempered_softmax(logits, t2, num_iters)
-    # Clip only inside log_t: with t1 = 1 an exact zero would give 0 * -inf.
-    clipped = ops.maximum(probabilities, _FLOAT32_TINY)
-    cross = (_log_t(targets + 1e-10, t1) - _log_t(clipped, t1)) * targets
+    if t1 == 1.0:
+        # log(0) = -inf would give 0 * -inf; for t1 < 1, log_t(0) is finite.
+        probabilities_in_log = ops.maximum(probabilities, _FLOAT32_TINY)
+    else:
+        probabilities_in_log = probabilities
+    cross = (
+        _log_t(targets + 1e-10, t1) - _log_t(probabilities_in_log, t1)
+    ) * targets
     power = 2.0 - t1
     bregman = (ops.power(targets, power) - ops.power(probabilities, power)) / power
     values = ops.sum(cross - bregman, axis=-1)

@@ -233,10 +233,47 @@ def test_bitemp_closed_form_gradient_matches_autodiff_of_the_definition(t1, t2):
     y = rng.dirichlet(np.ones(10), 6).astype(np.float32)
     labels = ops.convert_to_tensor(y)
 
+    def exp_t(u, t):
+        return ops.relu(1.0 + (1.0 - t) * u) ** (1.0 / (1.0 - t))
+
+    def np_normalization(row, t):
+        # Solve sum_j exp_t(z_j - lam) = 1 by float64 bisection.
+        total = lambda lam: np.sum(
+            np.maximum(1.0 + (1.0 - t) * (row - lam), 0.0) ** (1.0 / (1.0 - t))
+        )
+        lower, upper = row.max(), row.max() + 1.0
+        while total(upper) > 1.0:
+            upper += 2.0 * (upper - lower)
+        for _ in range(200):
+            middle = (lower + upper) / 2.0
+            lower, upper = (middle, upper) if total(middle) > 1.0 else (lower, middle)
+        return (lower + upper) / 2.0
+
+    if t2 != 1.0:
+        solved = np.array([[np_normalization(r, t2)] for r in z.astype(np.float64)])
+
     def definition(logits):
-        p = losses.tempered_softmax(logits, t2, num_iters=30)
+        # One Newton step on sum(exp_t(z - lam)) = 1 from the solved lam: the
+        # value stays put and the gradient is the implicit-function one,
+        # d lam / dz_j = exp_t(z_j - lam)^t2 / sum(exp_t(z - lam)^t2).
+        if t2 == 1.0:
+            return softmax_definition(ops.softmax(logits, axis=-1))
+        lam0 = ops.convert_to_tensor(solved.astype(np.float32))
+        e = exp_t(logits - lam0, t2)
+        e_pow_t2 = ops.where(e > 0, ops.where(e > 0, e, 1.0) ** t2, 0.0)
+        lam = lam0 + (ops.sum(e, axis=-1, keepdims=True) - 1.0) / ops.sum(
+            e_pow_t2, axis=-1, keepdims=True
+        )
+        return softmax_definition(exp_t(logits - lam, t2))
+
+    def softmax_definition(p):
         log_t = lambda u, t: ops.log(u) if t == 1.0 else (u ** (1 - t) - 1) / (1 - t)
-        cross = (log_t(labels + 1e-10, t1) - log_t(ops.maximum(p, 1e-30), t1)) * labels
+        # log_t(0, t1 < 1) = -1 / (1 - t1), written so that autodiff stays finite.
+        positive = p > 0
+        log_t_p = ops.where(
+            positive, log_t(ops.where(positive, p, 1.0), t1), -1.0 / (1.0 - t1)
+        )
+        cross = (log_t(labels + 1e-10, t1) - log_t_p) * labels
         return ops.sum(cross - (labels ** (2 - t1) - p ** (2 - t1)) / (2 - t1), axis=-1)
 
     expected_values, expected_grads = autodiff.value_and_gradient(definition, z)
