@@ -212,16 +212,26 @@ def symmetric_cross_entropy(
 
 
 def _log_one_minus_softmax(logits):
-    """Exact `log(1 - a_i) = logsumexp_{j != i} z_j - logsumexp_j z_j`.
+    """Exact `log(1 - a_i)` in O(c).
 
-    Computed with a masked `(..., c, c)` logsumexp, so it stays accurate when
-    `a_i` rounds to 1 in float32 (where `log1p(-a_i)` would be `-inf`).
+    Every class but the one with the largest logit has `a_i <= 1/2`, where
+    `log1p(-a_i)` is accurate. For the largest,
+    `log(1 - a_i) = logsumexp_{j != i} z_j - logsumexp_j z_j`, which stays
+    exact when `a_i` rounds to 1 in float32 (where `log1p(-a_i)` is `-inf`).
     """
     num_classes = logits.shape[-1]
-    diagonal = ops.eye(num_classes, dtype="bool")
-    expanded = ops.expand_dims(logits, axis=-2)
-    masked = ops.where(diagonal, float("-inf"), expanded)
-    return ops.logsumexp(masked, axis=-1) - ops.logsumexp(logits, axis=-1, keepdims=True)
+    log_total = ops.logsumexp(logits, axis=-1, keepdims=True)
+    is_largest = ops.equal(
+        ops.arange(num_classes, dtype="int32"),
+        ops.expand_dims(ops.cast(ops.argmax(logits, axis=-1), "int32"), axis=-1),
+    )
+    minus_inf = ops.full_like(logits, float("-inf"))
+    largest = (
+        ops.logsumexp(ops.where(is_largest, minus_inf, logits), axis=-1, keepdims=True)
+        - log_total
+    )
+    others = ops.log1p(-ops.exp(ops.where(is_largest, minus_inf, logits - log_total)))
+    return ops.where(is_largest, largest, others)
 
 
 @_register
