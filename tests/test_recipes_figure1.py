@@ -1,0 +1,79 @@
+"""Tests of `recipes.figure1` (paper Fig. 1)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from absl import flags
+
+from recipes import figure1
+
+
+def test_writes_figure_and_data(tmp_path):
+    output_dir = str(tmp_path / "figure1")
+    path = figure1.make_figure1(output_dir, num_draws=4, num_points=5, seed=1)
+
+    assert path == os.path.join(output_dir, "figure1.png")
+    assert os.path.getsize(path) > 10_000
+    with open(path, "rb") as file:
+        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not [name for name in os.listdir(output_dir) if name.startswith(".tmp")]
+
+    with open(os.path.join(output_dir, "figure1.json"), encoding="utf-8") as file:
+        panels = json.load(file)
+    assert [panel["num_classes"] for panel in panels] == [10, 100]
+    # eps of paper Sec. 3.2, rounded as in the paper.
+    assert panels[0]["output_bias"] == {"mae": 0.5, "boundce": 0.0}
+    assert panels[1]["output_bias"] == {"mae": 3.0, "boundce": 2.5}
+    for panel in panels:
+        assert list(panel["curves"]) == [label for label, _, _ in figure1.CURVES]
+        for curve in panel["curves"].values():
+            assert len(curve["delta_k"]) == 5
+            # The labelled neuron's error is never positive.
+            assert max(curve["delta_k"]) <= 1e-6
+        # CE: delta_k = a_k - 1 rises towards 0 with z_k.
+        ce = np.asarray(panel["curves"]["CE"]["delta_k"])
+        assert np.all(np.diff(ce) > 0)
+        assert ce[0] == pytest.approx(-1.0, abs=0.01)
+        # Histograms without and with eps, each a density.
+        assert len(panel["histograms"]) == 2
+        for histogram in panel["histograms"].values():
+            width = histogram["centers"][1] - histogram["centers"][0]
+            assert sum(histogram["density"]) * width == pytest.approx(1.0, abs=0.02)
+    # symCE (alpha = 6) is rescaled at 100 classes, as in the paper.
+    assert panels[1]["curves"]["symCE"]["scale"] == 6
+    assert panels[1]["curves"]["MAE*"]["output_bias"] == 3.0
+    assert panels[1]["curves"]["boundCE*"]["output_bias"] == 2.5
+    assert set(panels[1]["histograms"]) == {"0", "2.5"}
+
+
+def test_chunked_error_equals_one_call():
+    z_k = np.linspace(-3.0, 3.0, 7)
+    whole = figure1.analysis.labelled_neuron_error("actpas1", 10, z_k, num_draws=3, seed=2)
+    original = figure1._MAX_ELEMENTS
+    figure1._MAX_ELEMENTS = 2 * 3 * 10 * 10  # two z_k values per chunk
+    try:
+        chunked = figure1._labelled_neuron_error_in_chunks(
+            figure1.losses_lib.get("actpas1", from_logits=True), 10, z_k, 3, 2
+        )
+    finally:
+        figure1._MAX_ELEMENTS = original
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-7)
+
+
+def test_errors_name_the_argument(tmp_path):
+    with pytest.raises(ValueError, match="num_points"):
+        figure1.make_figure1(str(tmp_path), num_points=1)
+    with pytest.raises(ValueError, match="num_draws"):
+        figure1.compute_panel(10, "cifar10", np.zeros(2), num_draws=0)
+    with pytest.raises(ValueError, match="Allowed: mae, boundce"):
+        figure1.paper_output_bias(10, "gce")
+
+
+def test_flags_are_documented():
+    flag_values = flags.FlagValues()
+    figure1.define_flags(flag_values)
+    help_text = flag_values.get_help()
+    for name in ("output_dir", "num_draws", "seed", "num_points"):
+        assert f"--{name}" in help_text
