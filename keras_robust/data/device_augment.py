@@ -6,16 +6,22 @@ the same augmentation inside the model, so it is compiled with the train
 step (XLA under TensorFlow, `jax.jit` under JAX) and runs on the device. It
 uses only `keras.ops` and `keras.random` and works on every Keras backend.
 
-The kernels here (`crop_and_flip`, `rotate`) give the same output as their
-`augment.py` namesakes for the same crop offsets, flips and angles, and the
-random draws have the same distributions (flip with probability 1/2, crop
-offsets uniform in `[0, 2 * padding]`, angles uniform in
-`[-max_degrees, max_degrees]`); the random streams themselves differ.
+As in `augment.py`, crop, flip and nearest-neighbour rotation are fused
+into one map from output pixel to source pixel (`source_index`) and one
+`ops.take`, so the kernels here (`crop_and_flip`, `rotate`) give exactly
+the output of their `augment.py` namesakes for the same crop offsets,
+flips and angles, on every backend (`ops.image.affine_transform` rounds
+differently per backend and is not used). The random draws have the same
+distributions (flip with probability 1/2, crop offsets uniform in
+`[0, 2 * padding]`, angles uniform in `[-max_degrees, max_degrees]`); the
+random streams themselves differ, so the two paths agree in distribution,
+not image by image.
 """
 
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_robust.data.datasets import AUGMENTATION_POLICIES
@@ -53,8 +59,22 @@ def _check_max_degrees(max_degrees):
     return value
 
 
+def _split_seed(seed):
+    """Seeds of the flip, crop and rotation draws.
+
+    A `SeedGenerator` (or `None`, the global generator) gives a new state
+    on each draw. An int seed would give the same random bits to all three
+    draws, correlating flips, offsets and angles, so it is split into three
+    independent int seeds first.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        return seed, seed, seed
+    state = np.random.SeedSequence(int(seed) & 0xFFFFFFFFFFFFFFFF)
+    return tuple(int(value) for value in state.generate_state(3))
+
+
 def draw_flips(batch_size, seed=None):
-    """Per-image flip decisions: a bool `(batch_size,)`, each `True` w.p. 1/2."""
+    """Per-image flip decisions: bool `(batch_size,)`, `True` w.p. 1/2."""
     return keras.random.uniform((batch_size,), seed=seed) < 0.5
 
 
@@ -73,6 +93,101 @@ def draw_angles(batch_size, max_degrees, seed=None):
         maxval=float(max_degrees),
         seed=seed,
     )
+
+
+def _round_half_away(values):
+    # `std::round`, as TensorFlow's nearest-neighbour image transforms.
+    return ops.sign(values) * ops.floor(ops.abs(values) + 0.5)
+
+
+def source_index(
+    image_index,
+    image_shape,
+    zero_index,
+    padding=0,
+    offsets=None,
+    flips=None,
+    angles=None,
+    flip_first=False,
+):
+    """Maps every output pixel to its row of a pixel table.
+
+    The `keras.ops` twin of `augment.source_index`: output pixel `(y, x)`
+    of image `b` is image `image_index[b]` rotated by `angles[b]` degrees
+    (nearest neighbour), mirrored left-right where `flips[b]`, and cropped
+    at `offsets[b]` from the image zero-padded by `padding` (mirrored
+    before the crop if `flip_first`); pixels from outside the image read
+    row `zero_index`.
+
+    Returns:
+        int32 `(batch, height, width)` row indices.
+    """
+    height, width = int(image_shape[0]), int(image_shape[1])
+    rows = ops.reshape(ops.arange(height, dtype="int32"), (1, height, 1))
+    columns = ops.reshape(ops.arange(width, dtype="int32"), (1, 1, width))
+    inside = None
+    if angles is not None:
+        transforms = rotation_transforms(angles, height, width)
+        coefficient = [
+            ops.reshape(transforms[:, i], (-1, 1, 1)) for i in range(6)
+        ]
+        x = ops.cast(columns, "float32")
+        y = ops.cast(rows, "float32")
+        source_x = coefficient[0] * x + coefficient[1] * y + coefficient[2]
+        source_y = coefficient[3] * x + coefficient[4] * y + coefficient[5]
+        columns = ops.cast(
+            ops.clip(_round_half_away(source_x), -1.0, float(width)), "int32"
+        )
+        rows = ops.cast(
+            ops.clip(_round_half_away(source_y), -1.0, float(height)), "int32"
+        )
+        inside = ops.logical_and(
+            ops.logical_and(rows >= 0, rows < height),
+            ops.logical_and(columns >= 0, columns < width),
+        )
+    if offsets is not None:
+        offsets = ops.cast(offsets, "int32")
+        row_offset = ops.reshape(offsets[:, 0], (-1, 1, 1)) - padding
+        column_offset = ops.reshape(offsets[:, 1], (-1, 1, 1)) - padding
+    if flips is not None:
+        flips = ops.reshape(flips, (-1, 1, 1))
+        if flip_first and offsets is not None:
+            padded_width = width + 2 * padding
+            columns = column_offset + padding + columns
+            columns = ops.where(flips, padded_width - 1 - columns, columns)
+            column_offset = -padding
+        else:
+            columns = ops.where(flips, width - 1 - columns, columns)
+    if offsets is not None:
+        rows = rows + row_offset
+        columns = columns + column_offset
+        in_image = ops.logical_and(
+            ops.logical_and(rows >= 0, rows < height),
+            ops.logical_and(columns >= 0, columns < width),
+        )
+        inside = in_image if inside is None else ops.logical_and(
+            inside, in_image
+        )
+    image_index = ops.reshape(ops.cast(image_index, "int32"), (-1, 1, 1))
+    index = (image_index * height + rows) * width + columns
+    if inside is None:
+        return index
+    return ops.where(inside, index, ops.cast(zero_index, "int32"))
+
+
+def _transform(images, **kwargs):
+    """Applies `source_index`'s map to a batch with one `ops.take`."""
+    shape = ops.shape(images)
+    height, width, channels = shape[1], shape[2], shape[3]
+    pixels = ops.reshape(images, (-1, channels))
+    table = ops.concatenate([pixels, ops.zeros_like(pixels[:1])], axis=0)
+    index = source_index(
+        ops.arange(shape[0], dtype="int32"),
+        (height, width),
+        zero_index=ops.shape(table)[0] - 1,
+        **kwargs,
+    )
+    return ops.take(table, index, axis=0)
 
 
 def crop_and_flip(images, padding, offsets, flips, flip_first=False):
@@ -94,37 +209,14 @@ def crop_and_flip(images, padding, offsets, flips, flip_first=False):
     Returns:
         The cropped images, same shape and dtype as `images`.
     """
-    batch_size, height, width, channels = ops.shape(images)
-    padded = ops.pad(
-        images, [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+    _check_padding(padding)
+    return _transform(
+        images,
+        padding=padding,
+        offsets=offsets,
+        flips=flips,
+        flip_first=flip_first,
     )
-    padded_height = height + 2 * padding
-    padded_width = width + 2 * padding
-    offsets = ops.cast(offsets, "int32")
-    rows = offsets[:, 0:1] + ops.expand_dims(ops.arange(height, dtype="int32"), 0)
-    columns = ops.expand_dims(ops.arange(width, dtype="int32"), 0)
-    if flips is None:
-        columns = offsets[:, 1:2] + columns
-    elif flip_first:
-        columns = offsets[:, 1:2] + columns
-        columns = ops.where(
-            ops.expand_dims(flips, 1), padded_width - 1 - columns, columns
-        )
-    else:
-        columns = offsets[:, 1:2] + ops.where(
-            ops.expand_dims(flips, 1), width - 1 - columns, columns
-        )
-    image_start = ops.reshape(
-        ops.arange(batch_size, dtype="int32") * (padded_height * padded_width),
-        (-1, 1, 1),
-    )
-    flat_index = (
-        image_start
-        + ops.expand_dims(rows, 2) * padded_width
-        + ops.expand_dims(columns, 1)
-    )
-    pixels = ops.reshape(padded, (-1, channels))
-    return ops.take(pixels, flat_index, axis=0)
 
 
 def rotation_transforms(angles_degrees, height, width):
@@ -150,17 +242,22 @@ def rotation_transforms(angles_degrees, height, width):
 
 
 def rotate(images, angles_degrees):
-    """Rotates each float image by its angle (nearest neighbour, zero fill)."""
-    shape = ops.shape(images)
-    transforms = rotation_transforms(angles_degrees, shape[1], shape[2])
-    return ops.image.affine_transform(
-        images,
-        transforms,
-        interpolation="nearest",
-        fill_mode="constant",
-        fill_value=0,
-        data_format="channels_last",
-    )
+    """Rotates each image by its angle (nearest neighbour, zero fill).
+
+    The `keras.ops` twin of `augment.rotate`: output pixel `(x, y)` reads
+    input pixel `round(T (x, y))` (`T` from `rotation_transforms`, `round`
+    half away from zero), zero outside the image. The same on every
+    backend, unlike `ops.image.affine_transform`, whose nearest rounding
+    differs between backends.
+
+    Args:
+        images: `(batch, height, width, channels)` tensor of any dtype.
+        angles_degrees: float `(batch,)`, counter-clockwise angles.
+
+    Returns:
+        Tensor of the same shape and dtype.
+    """
+    return _transform(images, angles=angles_degrees)
 
 
 def random_flip(images, seed=None):
@@ -179,7 +276,7 @@ def random_crop_with_padding(images, padding=PADDING, seed=None):
 
 
 def random_rotation(images, max_degrees=MAX_DEGREES, seed=None):
-    """Rotates each float image by an angle uniform in `[-max, max]` degrees."""
+    """Rotates each image by an angle uniform in `[-max, max]` degrees."""
     max_degrees = _check_max_degrees(max_degrees)
     angles = draw_angles(ops.shape(images)[0], max_degrees, seed)
     return rotate(images, angles)
@@ -209,25 +306,38 @@ def augment_images(
             the raw `[0, 255]` scale.
         policy: One of `"flip_crop"`, `"crop_flip_rotate"`, `"none"`.
         seed: A `keras.random.SeedGenerator`, an int or `None`, as for
-            `keras.random.uniform`.
+            `keras.random.uniform`. An int gives the same draws on every
+            call (it is split into independent seeds for flip, crop and
+            rotation); use a `SeedGenerator` for new draws on each call.
         padding: Zero padding of the crop.
         max_degrees: Largest rotation angle.
+
+    Returns:
+        float32 images of the same shape on the raw `[0, 255]` scale;
+        normalise with `normalize`.
     """
     _check_policy(policy)
     _check_padding(padding)
     max_degrees = _check_max_degrees(max_degrees)
     if policy == "none":
         return ops.cast(images, "float32")
+    flip_seed, crop_seed, rotation_seed = _split_seed(seed)
     batch_size = ops.shape(images)[0]
-    flips = draw_flips(batch_size, seed)
-    offsets = draw_crop_offsets(batch_size, padding, seed)
-    images = crop_and_flip(
-        images, padding, offsets, flips, flip_first=policy == "flip_crop"
-    )
-    images = ops.cast(images, "float32")
+    flips = draw_flips(batch_size, flip_seed)
+    offsets = draw_crop_offsets(batch_size, padding, crop_seed)
+    angles = None
     if policy == "crop_flip_rotate":
-        images = rotate(images, draw_angles(batch_size, max_degrees, seed))
-    return images
+        angles = draw_angles(batch_size, max_degrees, rotation_seed)
+    # Crop, flip and rotation fused into one gather, in the input dtype.
+    images = _transform(
+        images,
+        padding=padding,
+        offsets=offsets,
+        flips=flips,
+        angles=angles,
+        flip_first=policy == "flip_crop",
+    )
+    return ops.cast(images, "float32")
 
 
 @keras.saving.register_keras_serializable(package="keras_robust")
@@ -306,7 +416,8 @@ class DeviceAugmentation(keras.layers.Layer):
                 padding=self.padding,
                 max_degrees=self.max_degrees,
             )
-        return ops.cast(normalize(images, self.mean, self.std), self.compute_dtype)
+        images = normalize(images, self.mean, self.std)
+        return ops.cast(images, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

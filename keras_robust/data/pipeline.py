@@ -1,0 +1,474 @@
+"""Seeded tf.data pipelines for the paper's training runs (section 4).
+
+`make_pipelines` turns an in-memory `Dataset` into
+
+- a training stream of `(images, noisy_labels)` batches: label noise drawn
+  once from the seed (`noise.apply_label_noise`), every epoch shuffled and
+  augmented with random draws derived from `(seed, epoch)` only;
+- the test set, `(images, true_labels)`, not augmented;
+- the "false label" set of paper Fig. 2 (lower panels): the training
+  images whose label was re-drawn, with their *true* labels, not augmented.
+
+Because each epoch depends only on `(seed, epoch)`, a run resumed at epoch
+`k` with `train_dataset(start_epoch=k)` and
+`model.fit(..., initial_epoch=k)` sees exactly the batches that an
+uninterrupted run sees from epoch `k` on.
+
+Two placements of the augmentation are offered:
+
+- `on_device=False` (default): the pipeline normalises the images (and,
+  with `augment=True`, applies the dataset's supplement-1 policy to whole
+  batches, `augment.augment_batch`) and yields float32 images.
+- `on_device=True`: every dataset yields raw uint8 images and the model is
+  expected to start with `DeviceAugmentation` (see
+  `Pipelines.device_augmentation`), which augments inside the compiled
+  train step and normalises in training and evaluation alike.
+
+Example:
+
+```python
+dataset = load_dataset("cifar10")
+pipelines = make_pipelines(dataset, batch_size=128, noise_rate=0.4, seed=1)
+model.fit(
+    pipelines.train_dataset(),
+    epochs=200,
+    steps_per_epoch=pipelines.steps_per_epoch,
+    validation_data=pipelines.test_dataset(),
+)
+```
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from keras_robust.data import augment as augment_lib
+from keras_robust.data.datasets import Dataset
+from keras_robust.data.datasets import DatasetSpec
+from keras_robust.data.noise import NOISE_KINDS
+from keras_robust.data.noise import apply_label_noise
+
+# Random streams folded into the user's seed: one for the per-epoch
+# permutation, one for the per-batch augmentation draws.
+_SHUFFLE_STREAM = 0
+_AUGMENT_STREAM = 1
+
+
+def _check_int(name, value, minimum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+    ):
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        raise ValueError(
+            f"`{name}` must be {kind} integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def _check_seed(seed):
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not -(2**63) <= seed < 2**63
+    ):
+        raise ValueError(
+            f"`seed` must be an integer that fits in int64. Received: "
+            f"seed={seed!r}"
+        )
+    return int(seed)
+
+
+def _check_images(name, images, spec):
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.shape[1:] != tuple(spec.image_shape):
+        raise ValueError(
+            f"`{name}` must be a uint8 array of shape (N, "
+            f"{', '.join(str(size) for size in spec.image_shape)}) for "
+            f"dataset {spec.name!r}. Received: {name} with shape "
+            f"{images.shape} and dtype {images.dtype}"
+        )
+    return images
+
+
+def _check_labels(name, labels, num_images, num_classes):
+    labels = np.asarray(labels)
+    if (
+        labels.shape != (num_images,)
+        or not np.issubdtype(labels.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"`{name}` must be a 1-D integer array with one label per image "
+            f"({num_images}). Received: {name} with shape {labels.shape} "
+            f"and dtype {labels.dtype}"
+        )
+    if labels.size:
+        bad = (labels < 0) | (labels >= num_classes)
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"`{name}` must hold class indices in [0, {num_classes}). "
+                f"Received: {name}[{index}]={labels[index]} "
+                f"({int(bad.sum())} labels out of range, min "
+                f"{labels.min()}, max {labels.max()})"
+            )
+    return labels.astype(np.int32)
+
+
+def _on_cpu(array):
+    # Keeps the data in host memory even when TensorFlow sees a GPU.
+    with tf.device("/cpu:0"):
+        return tf.convert_to_tensor(array)
+
+
+@dataclasses.dataclass(eq=False)
+class Pipelines:
+    """The tf.data pipelines of one training run; see `make_pipelines`.
+
+    Attributes:
+        spec: The dataset's `DatasetSpec`.
+        noisy_labels: int32 `(N,)` training labels after label noise; the
+            labels the training stream yields.
+        noise_mask: bool `(N,)`, `True` for the training examples whose
+            label was re-drawn (symmetric noise; about `1 / c` of them kept
+            their true label by chance) or, for asymmetric and pair-flip
+            noise, whose noisy label differs from the true one.
+        batch_size: Training batch size.
+        steps_per_epoch: `ceil(N / batch_size)`: the last batch of an
+            epoch is smaller when `batch_size` does not divide `N` (no
+            example is dropped). Pass it to `model.fit(steps_per_epoch=...)`.
+        on_device: Whether the datasets yield raw uint8 images for a model
+            that starts with `DeviceAugmentation`.
+        augment: Whether the training stream is augmented with
+            `spec.augmentation` (only used with `on_device=False`).
+        seed: The seed of the label noise, shuffling and augmentation.
+        eval_batch_size: Batch size of `test_dataset` and
+            `false_label_dataset`.
+        x_train: uint8 training images `(N, height, width, channels)`.
+        y_train: int32 true training labels `(N,)`.
+        x_test: uint8 test images.
+        y_test: int32 test labels.
+    """
+
+    spec: DatasetSpec
+    noisy_labels: np.ndarray
+    noise_mask: np.ndarray
+    batch_size: int
+    steps_per_epoch: int
+    on_device: bool
+    augment: bool = True
+    seed: int = 0
+    eval_batch_size: int = 1000
+    x_train: np.ndarray = dataclasses.field(default=None, repr=False)
+    y_train: np.ndarray = dataclasses.field(default=None, repr=False)
+    x_test: np.ndarray = dataclasses.field(default=None, repr=False)
+    y_test: np.ndarray = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self):
+        self._tensors = {}
+
+    @property
+    def num_train_examples(self):
+        """Number of training examples `N`."""
+        return int(self.noisy_labels.shape[0])
+
+    @property
+    def noise_fraction(self):
+        """Fraction of training examples with `noise_mask` set."""
+        return float(self.noise_mask.mean()) if self.noise_mask.size else 0.0
+
+    def _tensor(self, key, make_array):
+        # Converted once and shared by all datasets of this object.
+        if key not in self._tensors:
+            self._tensors[key] = _on_cpu(make_array())
+        return self._tensors[key]
+
+    def _train_table(self):
+        # `augment.pixel_table` of the training set, built in NumPy.
+        channels = self.x_train.shape[-1]
+        return np.concatenate(
+            [
+                self.x_train.reshape(-1, channels),
+                np.zeros((1, channels), self.x_train.dtype),
+            ]
+        )
+
+    def _finish(self, images, labels):
+        """Normalises uint8 images unless the model does it on device."""
+        if self.on_device:
+            return images, labels
+        return (
+            augment_lib.normalize_compiled(
+                images, self.spec.mean, self.spec.std
+            ),
+            labels,
+        )
+
+    def train_dataset(self, start_epoch=0):
+        """The infinite training stream, from epoch `start_epoch` on.
+
+        Epoch `e` is a permutation of the training set drawn from
+        `(seed, e)`, cut into `steps_per_epoch` batches of `batch_size`
+        (the last one may be smaller). With `on_device=False` and
+        `augment=True`, batch `b` of epoch `e` with image indices `index`
+        is `normalize(augment_batch(x_train[index], policy, batch_seed))`
+        with `batch_seed` derived from `(seed, e, b)`, computed in one
+        XLA-compiled gather from the whole training set
+        (`augment.augment_from_table`). The stream
+        is therefore a pure function of `seed`, and
+        `train_dataset(start_epoch=k)` starts with exactly epoch `k` of
+        `train_dataset()`. Use it as
+        `model.fit(ds, steps_per_epoch=p.steps_per_epoch, initial_epoch=k)`.
+
+        Args:
+            start_epoch: Non-negative int, the first epoch of the stream.
+
+        Returns:
+            A `tf.data.Dataset` of `(images, labels)`: images float32
+            normalised (`on_device=False`) or raw uint8 (`on_device=True`),
+            labels the int32 `noisy_labels`.
+        """
+        start_epoch = _check_int("start_epoch", start_epoch, 0)
+        labels = self._tensor("noisy_labels", lambda: self.noisy_labels)
+        num_examples = self.num_train_examples
+        batch_size = self.batch_size
+        steps = self.steps_per_epoch
+        policy = self.spec.augmentation
+        augment = self.augment and not self.on_device and policy != "none"
+        # Each output pixel is gathered straight from the training set,
+        # unless its pixel count overflows the table's int32 row index.
+        from_table = augment and self.x_train[..., 0].size < 2**31 - 1
+        if from_table:
+            table = self._tensor("train_table", self._train_table)
+            normalization = (self.spec.mean, self.spec.std)
+        else:
+            images = self._tensor("x_train", lambda: self.x_train)
+        shuffle_key = tf.constant([self.seed, _SHUFFLE_STREAM], tf.int64)
+        augment_key = tf.constant([self.seed, _AUGMENT_STREAM], tf.int64)
+        fold_in = tf.random.experimental.stateless_fold_in
+
+        def epoch_batches(epoch):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(num_examples, dtype=tf.int32),
+                seed=fold_in(shuffle_key, epoch),
+            )
+            epoch_key = fold_in(augment_key, epoch)
+
+            def batch(step):
+                start = step * batch_size
+                return order[start : start + batch_size], fold_in(
+                    epoch_key, step
+                )
+
+            return tf.data.Dataset.range(steps).map(batch)
+
+        def load(index, batch_seed):
+            batch_labels = tf.gather(labels, index)
+            if from_table:
+                batch_images = augment_lib.augment_from_table(
+                    table,
+                    index,
+                    self.spec.image_shape,
+                    policy,
+                    batch_seed,
+                    normalization=normalization,
+                )
+                return batch_images, batch_labels
+            batch_images = tf.gather(images, index)
+            if augment:
+                batch_images = augment_lib.augment_batch(
+                    batch_images, policy, batch_seed
+                )
+            return self._finish(batch_images, batch_labels)
+
+        dataset = tf.data.Dataset.counter(start_epoch).flat_map(epoch_batches)
+        # Parallel but ordered (`deterministic` stays on): every batch is a
+        # pure function of (seed, epoch, step), and the order keeps it so.
+        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def _eval_dataset(self, images, labels):
+        size = int(labels.shape[0])
+        batch_size = self.eval_batch_size
+
+        def load(step):
+            start = step * batch_size
+            return self._finish(
+                images[start : start + batch_size],
+                labels[start : start + batch_size],
+            )
+
+        num_batches = math.ceil(size / batch_size)
+        dataset = tf.data.Dataset.range(num_batches).map(
+            load, num_parallel_calls=tf.data.AUTOTUNE
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def test_dataset(self):
+        """The test set in batches of `eval_batch_size`, not augmented.
+
+        Returns:
+            A finite `tf.data.Dataset` of `(images, labels)` in the stored
+            order: images as in `train_dataset` (normalised float32, or raw
+            uint8 with `on_device=True`), int32 true labels.
+        """
+        return self._eval_dataset(
+            self._tensor("x_test", lambda: self.x_test),
+            self._tensor("y_test", lambda: self.y_test),
+        )
+
+    def false_label_dataset(self):
+        """The training images with `noise_mask` set, with TRUE labels.
+
+        The accuracy of a model on this set is the paper's "false label
+        accuracy" (Fig. 2, lower panels): how well it predicts the true
+        class of the examples it was trained on with a re-drawn label.
+        Images are not augmented and come in increasing index order, in
+        batches of `eval_batch_size`.
+
+        Returns:
+            A finite `tf.data.Dataset` of `(images, true_labels)` like
+            `test_dataset`, or `None` when `noise_mask` is empty (no noise).
+        """
+        index = np.flatnonzero(self.noise_mask)
+        if index.size == 0:
+            return None
+        return self._eval_dataset(
+            _on_cpu(self.x_train[index]), _on_cpu(self.y_train[index])
+        )
+
+    def device_augmentation(self, **kwargs):
+        """A `DeviceAugmentation` layer matching these pipelines.
+
+        It normalises with the spec's constants and, when `augment` is
+        set, applies `spec.augmentation` during training (policy `"none"`
+        otherwise). Put it first in a model fed by `on_device=True`
+        pipelines.
+
+        Args:
+            **kwargs: Passed on to `DeviceAugmentation` (e.g. `seed`).
+
+        Returns:
+            A `DeviceAugmentation` layer.
+        """
+        from keras_robust.data.device_augment import DeviceAugmentation
+
+        policy = self.spec.augmentation if self.augment else "none"
+        kwargs.setdefault("seed", self.seed)
+        return DeviceAugmentation.from_spec(self.spec, policy=policy, **kwargs)
+
+
+def make_pipelines(
+    dataset,
+    *,
+    batch_size,
+    noise_rate,
+    noise_kind="symmetric",
+    seed=0,
+    augment=True,
+    on_device=False,
+    eval_batch_size=1000,
+    transition_matrix=None,
+    train_size=None,
+):
+    """Builds the training, test and false-label pipelines of one run.
+
+    Label noise is drawn once, from `seed` (`noise.apply_label_noise`); the
+    training stream's shuffling and augmentation use random draws derived
+    from `(seed, epoch)`, see `Pipelines.train_dataset`.
+
+    With `on_device=False` all datasets yield normalised float32 images:
+    `(x / 255 - spec.mean) / spec.std`, after the training augmentation of
+    supplement 1 (`spec.augmentation`) when `augment=True`. The paper
+    augments only for the ResNets: pass `augment=False` for MLP1024.
+
+    With `on_device=True` all datasets yield raw uint8 images, and the
+    model must start with a `DeviceAugmentation` layer (e.g.
+    `pipelines.device_augmentation()`), which augments during training,
+    inside the compiled train step, and normalises always; `augment` then
+    only selects the layer's policy in `Pipelines.device_augmentation`.
+
+    Args:
+        dataset: A `Dataset` (`load_dataset`) with uint8 images.
+        batch_size: Positive int, the training batch size.
+        noise_rate: Noise rate `eta` in `[0, 1]`.
+        noise_kind: `"symmetric"` (the paper's), `"asymmetric"` or
+            `"pair_flip"`; see `noise.apply_label_noise`.
+        seed: Integer seed of noise, shuffling and augmentation.
+        augment: Whether to augment the training images.
+        on_device: Whether to leave augmentation and normalisation to the
+            model, see above.
+        eval_batch_size: Positive int, batch size of the test and
+            false-label datasets.
+        transition_matrix: Optional `(c, c)` row-stochastic matrix for
+            `noise_kind="asymmetric"`.
+        train_size: Optional positive int: use only the first `train_size`
+            training examples (tests, quick runs). The test set is kept.
+
+    Returns:
+        A `Pipelines`.
+
+    Raises:
+        ValueError: for a bad batch size, seed, noise rate or kind, images
+            of the wrong shape or dtype, or labels outside `[0, c)`.
+    """
+    if not isinstance(dataset, Dataset):
+        raise ValueError(
+            "`dataset` must be a `keras_robust.data.Dataset` (see "
+            f"`load_dataset`). Received: dataset of type {type(dataset)}"
+        )
+    spec = dataset.spec
+    batch_size = _check_int("batch_size", batch_size, 1)
+    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+    seed = _check_seed(seed)
+    if noise_kind not in NOISE_KINDS:
+        raise ValueError(
+            f"Unknown noise kind: noise_kind={noise_kind!r}. "
+            f"Known kinds: {NOISE_KINDS}"
+        )
+    x_train = _check_images("dataset.x_train", dataset.x_train, spec)
+    x_test = _check_images("dataset.x_test", dataset.x_test, spec)
+    y_train = _check_labels(
+        "dataset.y_train", dataset.y_train, len(x_train), spec.num_classes
+    )
+    y_test = _check_labels(
+        "dataset.y_test", dataset.y_test, len(x_test), spec.num_classes
+    )
+    if train_size is not None:
+        train_size = _check_int("train_size", train_size, 1)
+        if train_size > len(x_train):
+            raise ValueError(
+                f"`train_size` must be at most the number of training "
+                f"examples ({len(x_train)}). Received: "
+                f"train_size={train_size}"
+            )
+        x_train = x_train[:train_size]
+        y_train = y_train[:train_size]
+    if len(x_train) == 0:
+        raise ValueError(f"The training set of {spec.name!r} is empty.")
+    noisy_labels, noise_mask = apply_label_noise(
+        y_train,
+        noise_kind,
+        noise_rate,
+        spec.num_classes,
+        seed,
+        transition_matrix=transition_matrix,
+    )
+    return Pipelines(
+        spec=spec,
+        noisy_labels=noisy_labels.astype(np.int32),
+        noise_mask=np.asarray(noise_mask, dtype=bool),
+        batch_size=batch_size,
+        steps_per_epoch=math.ceil(len(x_train) / batch_size),
+        on_device=bool(on_device),
+        augment=bool(augment),
+        seed=seed,
+        eval_batch_size=eval_batch_size,
+        x_train=np.ascontiguousarray(x_train),
+        y_train=y_train,
+        x_test=np.ascontiguousarray(x_test),
+        y_test=y_test,
+    )
