@@ -8,7 +8,10 @@ and loss (`RunConfig.paper_defaults`, read from `keras_robust.presets`):
 
 writes `runs/cifar10-resnet32-mae_star0.5-sym0.4-seed0/results.json`.
 Running the same command again resumes an interrupted run from its last
-finished epoch, or does nothing if the run is finished. Quick offline try:
+finished epoch, or does nothing if the run is finished.
+`--learning_rates_file=<dir>/learning_rates.json` (written by
+`recipes.tune_lr`) takes the initial learning rate of the dataset and loss
+variant from that file unless `--learning_rate` is given. Quick offline try:
 
     python -m recipes.train --dataset=digits --model=mlp1024 --loss=gce \
         --noise_rate=0.4 --learning_rate=0.01 --epochs=5
@@ -145,6 +148,11 @@ def define_flags(flag_values=flags.FLAGS):
     d(flags.DEFINE_boolean, "overwrite", False,
       "Retrain and replace results or a checkpoint of the same run id, even "
       "with different settings.")
+    d(flags.DEFINE_string, "learning_rates_file", None,
+      "learning_rates.json of recipes.tune_lr ({dataset: {loss key: rate}}). "
+      "Unless --learning_rate is given, the initial learning rate is the "
+      "file's rate for --dataset and the loss variant (--loss, with "
+      "--output_bias: e.g. 'mae*'); an error if the file has none.")
 
 
 def parse_loss_kwargs(text):
@@ -186,22 +194,69 @@ def run_overrides(flag_values=flags.FLAGS):
     return overrides
 
 
+def learning_rate_from_file(path, dataset, variant):
+    """The rate of (dataset, loss variant) in a `recipes.tune_lr` JSON file.
+
+    Raises:
+        ValueError: naming the file, dataset and variant, if the file is
+            missing, malformed or has no such rate.
+    """
+    from recipes import tune_lr  # tune_lr imports recipes.sweep, which imports this.
+
+    try:
+        rates = tune_lr.load_learning_rates(path)
+    except OSError as error:
+        raise ValueError(
+            f"Cannot read --learning_rates_file {path}: {error}"
+        ) from error
+    except ValueError as error:  # json.JSONDecodeError included
+        raise ValueError(
+            f"--learning_rates_file {path} is not a learning_rates.json of "
+            f"recipes.tune_lr: {error}"
+        ) from error
+    per_loss = rates.get(dataset)
+    if per_loss is None or variant not in per_loss:
+        known = ", ".join(
+            f"{name}/{key}" for name, keys in sorted(rates.items()) for key in sorted(keys)
+        )
+        raise ValueError(
+            f"--learning_rates_file {path} has no learning rate for dataset "
+            f"{dataset!r} and loss variant {variant!r} (it has: {known or 'none'}). "
+            "Tune it with recipes.tune_lr or pass --learning_rate."
+        )
+    return float(per_loss[variant])
+
+
 def config_from_flags(flag_values=flags.FLAGS):
-    """The `RunConfig` of the flags; unset flags take the paper's values."""
+    """The `RunConfig` of the flags; unset flags take the paper's values.
+
+    With `--learning_rates_file` and no `--learning_rate`, the initial
+    learning rate comes from that file.
+    """
     overrides = run_overrides(flag_values)
     loss_kwargs = parse_loss_kwargs(flag_values.loss_kwargs)
     if loss_kwargs:
         overrides["loss_kwargs"] = loss_kwargs
     if flag_values.output_bias is not None:
         overrides["output_bias"] = flag_values.output_bias
-    return runner.RunConfig.paper_defaults(
-        flag_values.dataset,
-        flag_values.model,
-        flag_values.loss,
-        noise_rate=flag_values.noise_rate,
-        seed=flag_values.seed,
-        **overrides,
-    )
+
+    def make(**extra):
+        return runner.RunConfig.paper_defaults(
+            flag_values.dataset,
+            flag_values.model,
+            flag_values.loss,
+            noise_rate=flag_values.noise_rate,
+            seed=flag_values.seed,
+            **overrides,
+            **extra,
+        )
+
+    path = flag_values["learning_rates_file"].value if "learning_rates_file" in flag_values else None
+    if path and "learning_rate" not in overrides:
+        # The variant key (loss and eps) does not depend on the rate.
+        variant = make(learning_rate=1.0).variant
+        overrides["learning_rate"] = learning_rate_from_file(path, flag_values.dataset, variant)
+    return make()
 
 
 def train_from_flags(flag_values=flags.FLAGS):

@@ -1,38 +1,67 @@
 r"""Supplement Table 1: grid search of the MLP1024 learning rate with keras-tuner.
 
-For every (dataset, loss) pair, a `keras_tuner.GridSearch` walks the
-initial learning rates (`hp.Choice("learning_rate", ...)`, by default the
-nine of `keras_robust.presets.MLP_LEARNING_RATE_GRID`) on clean data, as in
-supplement Sec. 2. Each trial trains `--executions` runs (seeds
+For every (dataset, loss) pair, the initial learning rates (by default the
+nine of `keras_robust.presets.MLP_LEARNING_RATE_GRID`) are tried on clean
+data, as in supplement Sec. 2: `--executions` runs per rate (seeds
 0..executions-1) through `recipes.runner.run`, with the paper's MLP1024
-protocol otherwise, and reports the mean FINAL-epoch test accuracy as the
-objective `final_test_accuracy`. (keras-tuner's own `executions_per_trial`
-averaging would take each execution's best epoch instead, so the trial
-computes the objective itself.) The rate with the best objective is chosen.
+protocol otherwise. The score of a rate is the mean over its seeds of the
+FINAL-epoch test accuracy (not keras-tuner's best-epoch mean); the rate
+with the best score is chosen (ties: the smaller rate).
+
+The whole grid (datasets x losses x rates x seeds) is one keras-tuner
+search built like `recipes.sweep`'s: its oracle is
+`recipes.sweep.RunGridOracle` over one `hp.Choice("run", [run keys])`, and
+each trial is ONE run (key `<dataset>/<loss>/lr<rate>/seed<seed>`) that
+reports its final test accuracy as the objective `final_test_accuracy`.
+The chosen rates are computed from the runs' results files once the grid
+is done. (keras-tuner 1.4.8's stock `GridSearch` cannot continue a
+reloaded, interrupted search, keras-team/keras-tuner#1055, and serialises
+distributed workers over a single hyperparameter.)
 
 Outputs under `--output_dir`:
 
 - `runs/<dataset>-<loss>-lr<rate>/<run_id>/results.json`: the runs, one
   directory per learning rate (the runner's run ids do not contain the
   rate). `recipes.report` can read them.
-- `tuner/<dataset>-<loss>-<hash of the grid and settings>/`: keras-tuner's
-  state. Rerunning the same command skips finished trials and finished
-  runs, so an interrupted search resumes.
+- `tuner/tune_lr-<hash of the grid and settings>/`: keras-tuner's state.
+- `tune_lr_log.jsonl`: one line per trial (run key, tuner id, whether it
+  trained, seconds).
 - `learning_rates.json`: the chosen initial rates,
   `{"<dataset>": {"<loss key>": <rate>, ...}, ...}`, e.g.
   `{"cifar10": {"ce": 0.001, "mae*": 0.003}}`; loss keys are the row keys
-  of paper Table 2 (`keras_robust.presets.table_variants("table2")`). A
-  later search merges its pairs into an existing file. `recipes.train
-  --learning_rates_file=<output_dir>/learning_rates.json` reads it.
+  of paper Table 2 (`keras_robust.presets.table_variants("table2")`), as
+  given to `--losses`. A later search merges its pairs into an existing
+  file. `load_learning_rates(path)` reads it, and so does `recipes.train
+  --learning_rates_file=<output_dir>/learning_rates.json`.
 - `learning_rates.md`: per dataset, rows = losses, columns = rates, cells
   = final test accuracy in percent, `mean ± s.e.` over seeds (ddof=1), the
   chosen rate in bold; the paper's value (supplement Table 1) in
   parentheses and its chosen rate in the last column.
 
-Distributed search works as in `recipes.sweep` (keras-tuner's
-`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`);
-only the chief (or a single process) writes the summary files, which then
-needs the workers' run directories on a shared file system.
+Resuming: stop the search at any time and start the same command again.
+Finished runs are not redone (their results.json files), the interrupted
+run resumes from its last finished epoch, and keras-tuner (reloaded from
+`tuner/`) hands out the remaining runs. A run that fails is reported on
+stderr while the others go on; the search then ends with an error, writes
+no summary files, and the next start retries the failed runs.
+
+Several machines (or one process per GPU), as in `recipes.sweep`: every
+process gets the same flags and the same `--output_dir` on a shared file
+system. Start one chief, which only hands out runs, blocks until the grid
+is done and then writes `learning_rates.json` and `.md`, and any number of
+workers, each with its own `KERASTUNER_TUNER_ID`:
+
+    # on the chief, e.g. host 10.0.0.1
+    KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=10.0.0.1 \
+    KERASTUNER_ORACLE_PORT=8000 \
+        python -m recipes.tune_lr --output_dir=/shared/lr --datasets=cifar10
+
+    # on every worker (CUDA_VISIBLE_DEVICES=i for one per GPU)
+    KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 \
+    KERASTUNER_ORACLE_PORT=8000 \
+        python -m recipes.tune_lr --output_dir=/shared/lr --datasets=cifar10
+
+Without these variables one process runs the whole grid.
 
 Usage:
 
@@ -43,10 +72,14 @@ Usage:
         --learning_rates=0.001,0.01 --executions=2 --epochs=2 --train_size=256
 """
 
+import collections
 import hashlib
 import json
 import os
 import re
+import sys
+import time
+import traceback
 
 from absl import app
 from absl import flags
@@ -60,6 +93,8 @@ from recipes import runner
 OBJECTIVE = "final_test_accuracy"
 LEARNING_RATES_FILENAME = "learning_rates.json"
 TABLE_FILENAME = "learning_rates.md"
+LOG_FILENAME = "tune_lr_log.jsonl"
+TUNER_DIRNAME = "tuner"
 DEFAULT_DATASETS = ("cifar10", "fashion_mnist")
 DEFAULT_LOSSES = tuple(row.key for row in presets.table_variants("table2"))
 
@@ -91,64 +126,222 @@ def run_config(dataset, loss_key, learning_rate, seed, *, model="mlp1024", noise
     )
 
 
-def _make_tuner_class():
+# ---------------------------------------------------------------------------
+# The grid and keras-tuner (the approach of recipes.sweep).
+# ---------------------------------------------------------------------------
+
+
+class GridPoint(collections.namedtuple(
+    "GridPoint", "key dataset loss_key learning_rate seed config directory"
+)):
+    """One run of the search: a (dataset, loss, learning rate, seed) cell."""
+
+
+def _point_key(dataset, loss_key, learning_rate, seed):
+    # repr keeps rates apart that %g would merge.
+    return f"{dataset}/{loss_key}/lr{float(learning_rate)!r}/seed{int(seed)}"
+
+
+def grid_points(output_dir, datasets, losses, learning_rates, executions, **run_kwargs):
+    """The runs of a search, ordered by dataset, loss, rate, seed, without repeats."""
+    output_dir = os.fspath(output_dir)
+    points = {}
+    for dataset in datasets:
+        for loss_key in losses:
+            for rate in learning_rates:
+                for seed in range(executions):
+                    key = _point_key(dataset, loss_key, rate, seed)
+                    if key not in points:
+                        points[key] = GridPoint(
+                            key,
+                            dataset,
+                            loss_key,
+                            float(rate),
+                            seed,
+                            run_config(dataset, loss_key, rate, seed, **run_kwargs),
+                            runs_dir(output_dir, dataset, loss_key, rate),
+                        )
+    return list(points.values())
+
+
+def _grid_digest(points):
+    text = "\n".join(f"{p.key} {p.config.settings_hash}" for p in points)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def _append_log(output_dir, entry):
+    os.makedirs(output_dir, exist_ok=True)
+    # One short O_APPEND write per line: safe with concurrent workers.
+    line = (json.dumps(entry) + "\n").encode("utf-8")
+    descriptor = os.open(
+        os.path.join(output_dir, LOG_FILENAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+    )
+    try:
+        os.write(descriptor, line)
+    finally:
+        os.close(descriptor)
+
+
+def read_log(output_dir):
+    """The entries of `<output_dir>/tune_lr_log.jsonl` (empty if none)."""
+    path = os.path.join(os.fspath(output_dir), LOG_FILENAME)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def _make_hypermodel_class():
     import keras_tuner
 
-    class FinalAccuracyGridSearch(keras_tuner.GridSearch):
-        """GridSearch whose trials train through `recipes.runner.run`.
+    class LearningRateRuns(keras_tuner.HyperModel):
+        """A hypermodel whose only hyperparameter picks one run of the grid.
 
-        The objective is the mean over `executions_per_trial` seeds of the
-        final-epoch test accuracy (not keras-tuner's best-epoch mean).
+        `build(hp)` returns the `GridPoint` chosen by `hp.Choice("run",
+        keys)`; `fit` trains it with `runner.run` (a no-op for a finished
+        run) and returns its final-epoch test accuracy as the objective.
         """
 
-        def __init__(self, *, dataset, loss_key, output_dir, run_kwargs, verbose, **kwargs):
-            self.dataset = dataset
-            self.loss_key = loss_key
-            self.runs_output_dir = output_dir
-            self.run_kwargs = run_kwargs
-            self.run_verbose = verbose
-            super().__init__(**kwargs)
+        def __init__(self, points, output_dir, *, verbose=0, callbacks=()):
+            super().__init__(name="learning_rate_runs")
+            self.points = {point.key: point for point in points}
+            self.output_dir = os.fspath(output_dir)
+            self.verbose = verbose
+            self.callbacks = tuple(callbacks)
 
-        def run_trial(self, trial, *args, **kwargs):
-            learning_rate = trial.hyperparameters.get("learning_rate")
+        def build(self, hp):
+            return self.points[hp.Choice("run", list(self.points))]
+
+        def fit(self, hp, point, *args, **kwargs):
+            trained = not runner.is_finished(point.config, point.directory)
+            start = time.time()
             try:
-                accuracies = []
-                for seed in range(self.executions_per_trial):
-                    config = run_config(
-                        self.dataset, self.loss_key, learning_rate, seed, **self.run_kwargs
-                    )
-                    results = runner.run(
-                        config,
-                        runs_dir(self.runs_output_dir, self.dataset, self.loss_key, learning_rate),
-                        verbose=self.run_verbose,
-                    )
-                    accuracies.append(float(results["final"]["test_accuracy"]))
-            except Exception as error:
-                # keras-tuner would mark the trial invalid and go on silently.
-                raise keras_tuner.errors.FatalError(
-                    f"Run of {self.dataset}/{self.loss_key} at learning rate "
-                    f"{learning_rate} failed: {type(error).__name__}: {error}"
-                ) from error
-            return {OBJECTIVE: sum(accuracies) / len(accuracies)}
+                results = runner.run(
+                    point.config, point.directory, verbose=self.verbose, callbacks=self.callbacks
+                )
+            except Exception:
+                # keras-tuner records the trial as failed without showing why.
+                print(f"Run {point.key} failed:", file=sys.stderr)
+                traceback.print_exc()
+                raise
+            _append_log(
+                self.output_dir,
+                {
+                    "run": point.key,
+                    "dataset": point.dataset,
+                    "loss": point.loss_key,
+                    "learning_rate": point.learning_rate,
+                    "seed": point.seed,
+                    "tuner_id": os.environ.get("KERASTUNER_TUNER_ID", "tuner0"),
+                    "trained": trained,
+                    "seconds": round(time.time() - start, 3),
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+            )
+            return {OBJECTIVE: float(results["final"]["test_accuracy"])}
 
-    return FinalAccuracyGridSearch
+    return LearningRateRuns
 
 
-def _project_name(dataset, loss_key, learning_rates, executions, run_kwargs):
-    """keras-tuner project of one search; another grid or setting gets its own."""
-    settings = json.dumps(
-        [learning_rates, executions, {k: v for k, v in run_kwargs.items() if k != "data_dir"}],
-        sort_keys=True,
-        default=str,
+def make_tuner(points, output_dir, *, verbose=0, callbacks=()):
+    """The resumable keras-tuner search over `points` (one run per trial).
+
+    `recipes.sweep.RunGridOracle` and `RunGridTuner`; the state lives in
+    `<output_dir>/tuner/tune_lr-<grid digest>` and is reloaded by the same
+    grid (another grid gets a project of its own; the runs are shared).
+    """
+    import keras_tuner
+
+    from recipes import sweep
+
+    oracle = sweep.RunGridOracle(
+        objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
+        max_trials=len(points),
     )
-    digest = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:8]
-    return _safe_name(f"{dataset}-{loss_key}-{digest}")
+    return sweep.RunGridTuner(
+        oracle=oracle,
+        hypermodel=_make_hypermodel_class()(
+            points, output_dir, verbose=verbose, callbacks=callbacks
+        ),
+        directory=os.path.join(os.fspath(output_dir), TUNER_DIRNAME),
+        project_name=f"tune_lr-{_grid_digest(points)}",
+        overwrite=False,
+    )
 
 
 def _is_distributed_worker():
     return bool(os.environ.get("KERASTUNER_ORACLE_IP")) and (
         os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief"
     )
+
+
+def _check_executions(executions):
+    if isinstance(executions, bool) or not isinstance(executions, int) or executions < 1:
+        raise ValueError(
+            f"Argument `executions` must be a positive integer. Received: executions={executions!r}"
+        )
+    return executions
+
+
+def run_search(points, output_dir, *, verbose=0, callbacks=()):
+    """Runs the grid through keras-tuner (distributed if the env says so).
+
+    Raises before any training if a run directory holds results of other
+    settings. A run that fails is reported on stderr, the others go on,
+    and the next start retries it.
+
+    Returns:
+        The tuner.
+    """
+    from recipes import sweep
+
+    if not points:
+        raise ValueError("The grid is empty.")
+    for point in points:
+        sweep.check_no_conflicts([point.config], point.directory)
+    tuner = make_tuner(
+        points,
+        output_dir,
+        verbose=2 if verbose >= 2 else 0,
+        callbacks=callbacks,
+    )
+    tuner.search(verbose=bool(verbose))
+    return tuner
+
+
+def choose_learning_rate(statistics, learning_rates):
+    """The rate with the best mean accuracy (ties: the smaller rate)."""
+    best = None
+    for rate in sorted(learning_rates):
+        if best is None or statistics[rate][0] > statistics[best][0]:
+            best = rate
+    return best
+
+
+def _search(points, output_dir, datasets, losses, learning_rates, executions, *, verbose, callbacks, run_kwargs):
+    """Runs the grid; `{dataset: {loss_key: (statistics, chosen rate)}}` (None on a worker)."""
+    run_search(points, output_dir, verbose=verbose, callbacks=callbacks)
+    if _is_distributed_worker():
+        return None
+    missing = [point.key for point in points if not runner.is_finished(point.config, point.directory)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise RuntimeError(
+            f"{len(missing)} of {len(points)} runs of the learning-rate grid did not "
+            f"finish ({shown}); their errors are printed above. Start the same "
+            "search again to retry them (finished runs are not redone)."
+        )
+    rows = {}
+    for dataset in datasets:
+        for loss_key in losses:
+            statistics = grid_statistics(
+                output_dir, dataset, loss_key, learning_rates, executions, **run_kwargs
+            )
+            rows.setdefault(dataset, {})[loss_key] = (
+                statistics,
+                choose_learning_rate(statistics, learning_rates),
+            )
+    return rows
 
 
 def search_learning_rate(
@@ -159,9 +352,12 @@ def search_learning_rate(
     learning_rates=presets.MLP_LEARNING_RATE_GRID,
     executions=5,
     verbose=0,
+    callbacks=(),
     **run_kwargs,
 ):
     """Grid search of one (dataset, loss) pair; returns the chosen rate.
+
+    Writes no summary files (`tune_learning_rates` does).
 
     Args:
         dataset: A `keras_robust.data` dataset name.
@@ -171,42 +367,26 @@ def search_learning_rate(
         executions: Seeds per grid point (0..executions-1).
         verbose: 0 silent; 1 keras-tuner's trial summaries; 2 also the
             runs' one line per epoch.
+        callbacks: Keras callbacks passed to every run.
         **run_kwargs: `model`, `noise_rate` and `RunConfig` overrides such
             as `epochs` or `train_size` (None values are dropped).
 
     Returns:
         The best learning rate (a float), or None on a distributed worker.
-    """
-    import keras_tuner
 
+    Raises:
+        RuntimeError: if runs failed (a rerun retries them).
+    """
     learning_rates = _check_learning_rates(learning_rates)
-    if isinstance(executions, bool) or not isinstance(executions, int) or executions < 1:
-        raise ValueError(
-            f"Argument `executions` must be a positive integer. Received: executions={executions!r}"
-        )
-    # Fail early (not inside a trial) on a bad dataset, loss or override.
-    run_config(dataset, loss_key, learning_rates[0], 0, **run_kwargs)
-    hyperparameters = keras_tuner.HyperParameters()
-    hyperparameters.Choice("learning_rate", list(learning_rates), ordered=True)
-    tuner = _make_tuner_class()(
-        dataset=dataset,
-        loss_key=loss_key,
-        output_dir=output_dir,
-        run_kwargs=run_kwargs,
-        verbose=2 if verbose >= 2 else 0,
-        hyperparameters=hyperparameters,
-        tune_new_entries=False,
-        allow_new_entries=False,
-        objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
-        executions_per_trial=executions,
-        directory=os.path.join(output_dir, "tuner"),
-        project_name=_project_name(dataset, loss_key, learning_rates, executions, run_kwargs),
+    _check_executions(executions)
+    output_dir = os.fspath(output_dir)
+    # Fails early (not inside a trial) on a bad dataset, loss or override.
+    points = grid_points(output_dir, [dataset], [loss_key], learning_rates, executions, **run_kwargs)
+    rows = _search(
+        points, output_dir, [dataset], [loss_key], learning_rates, executions,
+        verbose=verbose, callbacks=callbacks, run_kwargs=run_kwargs,
     )
-    tuner.search(verbose=bool(verbose))
-    if _is_distributed_worker():
-        return None
-    (best,) = tuner.get_best_hyperparameters(1)
-    return float(best.get("learning_rate"))
+    return None if rows is None else rows[dataset][loss_key][1]
 
 
 def _check_learning_rates(learning_rates):
@@ -315,9 +495,10 @@ def tune_learning_rates(
     learning_rates=presets.MLP_LEARNING_RATE_GRID,
     executions=5,
     verbose=0,
+    callbacks=(),
     **run_kwargs,
 ):
-    """Runs the grid searches and writes `learning_rates.json` and `.md`.
+    """Runs the grid (one keras-tuner search) and writes `learning_rates.json` and `.md`.
 
     Args:
         output_dir: Output root (see the module docstring).
@@ -326,12 +507,17 @@ def tune_learning_rates(
         learning_rates: The grid (default: the paper's nine rates).
         executions: Seeds per grid point.
         verbose: 0 silent, 1 trial summaries, 2 also per-epoch lines.
+        callbacks: Keras callbacks passed to every run.
         **run_kwargs: `model` (default `"mlp1024"`), `noise_rate` (default
             0) and `RunConfig` overrides such as `epochs`, `train_size`.
 
     Returns:
         `(chosen, markdown)`: `{dataset: {loss_key: rate}}` of this call and
         the Markdown tables. On a distributed worker, `({}, "")`.
+
+    Raises:
+        RuntimeError: if runs failed (a rerun retries them); nothing is
+            written then.
     """
     if not datasets or not losses:
         raise ValueError(
@@ -339,32 +525,25 @@ def tune_learning_rates(
             f"Received: datasets={datasets!r}, losses={losses!r}"
         )
     learning_rates = _check_learning_rates(learning_rates)
-    chosen = {}
-    for dataset in datasets:
-        for loss_key in losses:
-            best = search_learning_rate(
-                dataset,
-                loss_key,
-                output_dir,
-                learning_rates=learning_rates,
-                executions=executions,
-                verbose=verbose,
-                **run_kwargs,
-            )
-            if best is not None:
-                chosen.setdefault(dataset, {})[loss_key] = best
-    if _is_distributed_worker():
+    _check_executions(executions)
+    output_dir = os.fspath(output_dir)
+    datasets = list(dict.fromkeys(datasets))
+    losses = list(dict.fromkeys(losses))
+    # Fails early (not inside a trial) on a bad dataset, loss or override.
+    points = grid_points(output_dir, datasets, losses, learning_rates, executions, **run_kwargs)
+    rows = _search(
+        points, output_dir, datasets, losses, learning_rates, executions,
+        verbose=verbose, callbacks=callbacks, run_kwargs=run_kwargs,
+    )
+    if rows is None:
         return {}, ""
+    chosen = {
+        dataset: {loss_key: best for loss_key, (_, best) in per_loss.items()}
+        for dataset, per_loss in rows.items()
+    }
     sections = ["# MLP learning-rate grid (paper supplement Table 1)", ""]
-    for dataset in datasets:
-        rows = {
-            loss_key: (
-                grid_statistics(output_dir, dataset, loss_key, learning_rates, executions, **run_kwargs),
-                chosen[dataset][loss_key],
-            )
-            for loss_key in losses
-        }
-        sections.append(markdown_table(dataset, rows, learning_rates, executions))
+    for dataset, per_loss in rows.items():
+        sections.append(markdown_table(dataset, per_loss, learning_rates, executions))
     markdown = "\n".join(sections)
     report.write_text_atomically(os.path.join(output_dir, TABLE_FILENAME), markdown)
     _merge_learning_rates(os.path.join(output_dir, LEARNING_RATES_FILENAME), chosen)
@@ -460,6 +639,10 @@ def main(argv):
         print(markdown)
         print(f"Chosen rates: {json.dumps(chosen)}")
         print(f"Wrote {os.path.join(flag_values.output_dir, LEARNING_RATES_FILENAME)}")
+    else:
+        tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
+        mine = [e for e in read_log(flag_values.output_dir) if e["tuner_id"] == tuner_id]
+        print(f"Worker {tuner_id} done: {len(mine)} runs.")
 
 
 if __name__ == "__main__":

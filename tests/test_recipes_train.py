@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from absl import app
 from absl import flags
 
 from keras_robust import data
@@ -264,3 +265,52 @@ def test_train_help_documents_every_flag():
         assert name in text
     for flag in flag_values.get_flags_for_module(train):
         assert flag.help, flag.name
+
+
+def test_learning_rates_file_of_tune_lr(tmp_path):
+    path = tmp_path / "learning_rates.json"
+    path.write_text(json.dumps({"digits": {"mae*": 0.003, "gce": 0.02}, "cifar10": {"ce": 0.05}}))
+    common = (f"--learning_rates_file={path}", "--model=mlp1024")
+
+    config = train.config_from_flags(_train_flags(*common, "--dataset=digits", "--loss=mae*"))
+    assert config.learning_rate == 0.003 and config.variant == "mae*"
+    assert config == tiny_config(
+        learning_rate=0.003, noise_rate=0.0, epochs=100, train_size=None
+    )
+    gce = train.config_from_flags(_train_flags(*common, "--dataset=digits", "--loss=gce"))
+    assert gce.learning_rate == 0.02
+    # It also replaces the paper's rates, e.g. of ResNets on CIFAR-10 ...
+    resnet = train.config_from_flags(
+        _train_flags(f"--learning_rates_file={path}", "--dataset=cifar10", "--loss=ce")
+    )
+    assert resnet.learning_rate == 0.05 and resnet.model == "resnet32"
+    # ... and --learning_rate wins over the file.
+    given = train.config_from_flags(
+        _train_flags(*common, "--dataset=digits", "--loss=mae*", "--learning_rate=0.1")
+    )
+    assert given.learning_rate == 0.1
+
+    # A missing (dataset, variant) names the file, the dataset and the variant.
+    for args, dataset, variant in (
+        (("--dataset=digits", "--loss=ce"), "digits", "ce"),
+        (("--dataset=fashion_mnist", "--loss=mae*"), "fashion_mnist", "mae*"),
+        # --output_bias makes another variant than the tuned 'mae*'.
+        (("--dataset=digits", "--loss=mae*", "--output_bias=1.0"), "digits", "mae*1"),
+    ):
+        flag_values = _train_flags(*common, *args)
+        with pytest.raises(ValueError) as raised:
+            train.config_from_flags(flag_values)
+        message = str(raised.value)
+        assert str(path) in message and repr(dataset) in message and repr(variant) in message
+        # python -m recipes.train reports it as a usage error, before training.
+        with pytest.raises(app.UsageError, match="no learning rate for dataset"):
+            train.train_from_flags(flag_values)
+
+    with pytest.raises(ValueError, match="Cannot read --learning_rates_file"):
+        train.config_from_flags(
+            _train_flags(f"--learning_rates_file={tmp_path / 'missing.json'}", "--dataset=digits")
+        )
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"digits": {"ce": "fast"}}))
+    with pytest.raises(ValueError, match="not a learning_rates.json"):
+        train.config_from_flags(_train_flags(f"--learning_rates_file={bad}", "--dataset=digits"))
