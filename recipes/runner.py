@@ -127,6 +127,10 @@ class RunConfig:
             (`keras_robust.data.DeviceAugmentation`) instead of in tf.data.
         train_size: Use only the first `train_size` training images (quick
             runs and tests); None for all.
+        eval_every: Evaluate the test and false-label accuracy after every
+            `eval_every`-th epoch and after the last one (None in the history
+            in between). 1, the default, gives the paper's per-epoch curves;
+            evaluation is about 15 % of a CIFAR epoch at 20 % noise.
         data_dir: TFDS data directory; None for the TFDS default. Not part
             of `settings_hash` (nor is `label`).
     """
@@ -155,6 +159,7 @@ class RunConfig:
     steps_per_execution: int = 1
     on_device_augmentation: bool = False
     train_size: int | None = None
+    eval_every: int = 1
     data_dir: str | None = None
 
     def __post_init__(self):
@@ -191,7 +196,8 @@ class RunConfig:
             raise ValueError(
                 f"`noise_rate` must be in [0, 1]. Received: {self.noise_rate}"
             )
-        for name in ("epochs", "batch_size", "steps_per_execution", "train_size"):
+        for name in ("epochs", "batch_size", "steps_per_execution", "train_size",
+                     "eval_every"):
             value = getattr(self, name)
             if value is None and name == "train_size":
                 continue
@@ -440,14 +446,15 @@ class _EpochMetrics(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        logs["test_accuracy"] = self._accuracy(self.test_data)
-        false_label_accuracy = None
-        if self.false_label_data is not None:
-            false_label_accuracy = self._accuracy(self.false_label_data)
-            logs["false_label_accuracy"] = false_label_accuracy
+        test_accuracy = false_label_accuracy = None
+        if (epoch + 1) % self.config.eval_every == 0 or epoch + 1 == self.config.epochs:
+            test_accuracy = logs["test_accuracy"] = self._accuracy(self.test_data)
+            if self.false_label_data is not None:
+                false_label_accuracy = self._accuracy(self.false_label_data)
+                logs["false_label_accuracy"] = false_label_accuracy
         self.history["epoch"].append(epoch + 1)
         self.history["train_loss"].append(float(logs["loss"]))
-        self.history["test_accuracy"].append(logs["test_accuracy"])
+        self.history["test_accuracy"].append(test_accuracy)
         self.history["false_label_accuracy"].append(false_label_accuracy)
         self.history["learning_rate"].append(self.config.learning_rate_at(epoch))
 

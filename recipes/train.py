@@ -63,6 +63,7 @@ OVERRIDE_FLAGS = (
     "steps_per_execution",
     "on_device_augmentation",
     "train_size",
+    "eval_every",
     "data_dir",
 )
 #: The flags `define_run_flags` defines.
@@ -114,6 +115,9 @@ def define_run_flags(flag_values=flags.FLAGS):
       "of in tf.data. Default: off.")
     d(flags.DEFINE_integer, "train_size", None,
       "Use only the first N training images. Default: all.", lower_bound=1)
+    d(flags.DEFINE_integer, "eval_every", None,
+      "Evaluate test and false-label accuracy every N epochs and after the "
+      "last one. Default: 1 (the paper's per-epoch curves).", lower_bound=1)
     d(flags.DEFINE_string, "data_dir", None, "TFDS data directory. Default: TFDS's.")
     d(flags.DEFINE_string, "output_dir", None,
       "Directory of the run directories. Default: runs (train), "

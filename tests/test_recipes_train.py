@@ -148,6 +148,20 @@ def test_run_resumes_to_identical_results(tmp_path):
     assert 0.0 <= straight["final"]["false_label_accuracy"] <= 1.0
 
 
+def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
+    every_epoch = runner.run(tiny_config(epochs=3), tmp_path / "a", verbose=0)
+    sparse = runner.run(tiny_config(epochs=3, eval_every=2), tmp_path / "b", verbose=0)
+    history = sparse["history"]
+    assert history["test_accuracy"][0] is None
+    assert history["false_label_accuracy"][0] is None
+    # The evaluated epochs are those of the per-epoch run: same training.
+    for key in ("test_accuracy", "false_label_accuracy"):
+        assert history[key][1:] == pytest.approx(every_epoch["history"][key][1:])
+    assert sparse["final"] == pytest.approx(every_epoch["final"])
+    with pytest.raises(ValueError, match="eval_every"):
+        tiny_config(eval_every=0)
+
+
 def test_finished_run_is_not_redone_and_never_overwritten(tmp_path):
     config = tiny_config(epochs=1, noise_rate=0.0)
     first = runner.run(config, tmp_path, verbose=0)
