@@ -14,10 +14,12 @@ from zoo.registry import MODELS
 from zoo.registry import build
 from zoo.registry import get
 from zoo.resnet34 import resnet34
+from zoo.resnet_cifar import FusedBatchNormalization
 from zoo.resnet_cifar import OptionAShortcut
 from zoo.resnet_cifar import resnet32
 
 __all__ = [
+    "FusedBatchNormalization",
     "MODELS",
     "OptionAShortcut",
     "TorchSGD",

@@ -1,0 +1,320 @@
+"""ResNet-32 train step: ours (Keras 3) against PyTorch on this CPU.
+
+Measures the time of one training step of ResNet-32 (akamaster
+architecture, option-A shortcuts, BatchNormalization, 464,154 parameters;
+`zoo.resnet32` against `benchmarks/torch_resnet32.py`) on one fixed batch
+of 128 CIFAR-shaped images (32x32x3, float32), cross entropy on logits, SGD
+with momentum 0.9, coupled weight decay 1e-4 and learning rate 0.1
+(`zoo.TorchSGD` against `torch.optim.SGD`): forward, backward and update,
+the same work per step.
+
+Candidates, timed in alternation (rounds A, B, C, ... with rotated order,
+a short pause between candidates so one framework's spinning worker
+threads do not eat into the next one's time):
+
+- `torch`: PyTorch eager, `torch.set_num_threads(<cores>)`, NCHW.
+- `torch-cl`: the same in `torch.channels_last` memory format.
+- `keras-tf`: Keras on TensorFlow, `model.train_on_batch`, `tf.function`
+  without XLA (`jit_compile=False`, the recipes' default).
+- `keras-tf-xla`: the same with `jit_compile=True`.
+- `keras-jax` (in a worker subprocess driven in lock-step, since the
+  backend is fixed per process): Keras on JAX, jitted train step.
+- with `--extras`: `keras-tf-kerasbn`, Keras's own (unfused)
+  BatchNormalization instead of `zoo.FusedBatchNormalization`, and worker
+  variants TensorFlow with oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`) and
+  TensorFlow with one inter-op thread.
+
+Target: torch_time / keras_time >= 1.0, i.e. ours at least as fast as
+PyTorch. Prints the median step time of each candidate and the median
+per-round ratio torch/candidate; the last line gives torch/keras-tf (both
+frameworks' defaults), the fastest torch variant over the fastest Keras
+one (medians of per-round ratios) and the ratio of the best-of-rounds
+times (least disturbed by load from other processes, which slows torch's
+OpenMP threads far more than TensorFlow's pool); PASS when all are >= 1.0.
+
+Run: `python benchmarks/bench_torch.py` (about 2-3 minutes on 2 cores);
+`--rounds`, `--no-jax`, `--extras`.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import common
+
+BATCH = 128
+IMAGE_SHAPE = (32, 32, 3)
+NUM_CLASSES = 10
+LEARNING_RATE = 0.1
+MOMENTUM = 0.9
+WEIGHT_DECAY = 1e-4
+EXPECTED_PARAMETERS = 464_154
+
+
+def _batch():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(BATCH, *IMAGE_SHAPE)).astype("float32")
+    labels = rng.integers(0, NUM_CLASSES, size=(BATCH,)).astype("int32")
+    return images, labels
+
+
+def keras_step(jit_compile, keras_batch_norm=False):
+    """Returns `(step_fn, trainable_parameter_count)` on the current backend.
+
+    `keras_batch_norm=True` builds the model with Keras's own
+    BatchNormalization instead of `zoo.FusedBatchNormalization`.
+    """
+    import keras
+    import numpy as np
+
+    import zoo
+    from zoo import resnet_cifar
+
+    keras.utils.set_random_seed(0)
+    images, labels = _batch()
+    fused_batch_norm = resnet_cifar.batch_norm
+    if keras_batch_norm:
+        resnet_cifar.batch_norm = lambda x, name: keras.layers.BatchNormalization(
+            momentum=resnet_cifar.BATCH_NORM_MOMENTUM,
+            epsilon=resnet_cifar.BATCH_NORM_EPSILON,
+            name=name,
+        )(x)
+    try:
+        model = zoo.resnet32(IMAGE_SHAPE, NUM_CLASSES)
+    finally:
+        resnet_cifar.batch_norm = fused_batch_norm
+    model.compile(
+        optimizer=zoo.TorchSGD(
+            LEARNING_RATE, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    images = keras.ops.convert_to_tensor(images)
+    labels = keras.ops.convert_to_tensor(labels)
+    count = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+    def step():
+        # Returns numpy loss values, so the step has finished.
+        return model.train_on_batch(images, labels)
+
+    return step, count
+
+
+def torch_step(threads, channels_last=False):
+    import torch
+
+    import torch_resnet32
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    images, labels = _batch()
+    model = torch_resnet32.resnet32(NUM_CLASSES)
+    model.train()
+    memory_format = (
+        torch.channels_last if channels_last else torch.contiguous_format
+    )
+    model = model.to(memory_format=memory_format)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=LEARNING_RATE,
+        momentum=MOMENTUM,
+        weight_decay=WEIGHT_DECAY,
+    )
+    images = torch.from_numpy(images).permute(0, 3, 1, 2)
+    images = images.contiguous(memory_format=memory_format)
+    labels = torch.from_numpy(labels).long()
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step, torch_resnet32.count_parameters(model)
+
+
+class Worker:
+    """A Keras configuration in a subprocess, stepped over a pipe."""
+
+    def __init__(self, name, env, **config):
+        self.name = name
+        full_env = dict(os.environ)
+        full_env.update(env)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--worker",
+                json.dumps(config),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=full_env,
+            text=True,
+            bufsize=1,
+        )
+        self.parameters = None
+
+    def wait_ready(self):
+        reply = self._read()
+        self.parameters = int(reply.split()[1])
+
+    def _read(self):
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"worker {self.name} died")
+            if line.startswith(("READY", "DONE")):
+                return line
+
+    def step(self):
+        self.process.stdin.write("STEP\n")
+        self.process.stdin.flush()
+        self._read()
+
+    def close(self):
+        try:
+            self.process.stdin.write("QUIT\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass
+        self.process.wait(timeout=60)
+
+
+def run_worker(config):
+    config = json.loads(config)
+    common.setup()
+    if "inter_op" in config:
+        import tensorflow as tf
+
+        tf.config.threading.set_inter_op_parallelism_threads(config["inter_op"])
+    step, count = keras_step(config.get("jit_compile", True))
+    step()
+    step()
+    print(f"READY {count}", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "STEP":
+            step()
+            print("DONE", flush=True)
+        else:
+            break
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=1, help="per round")
+    parser.add_argument("--pause", type=float, default=0.1)
+    parser.add_argument("--no-jax", action="store_true")
+    parser.add_argument("--extras", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args.worker)
+        return
+
+    common.setup("tensorflow")
+    threads = common.num_cores()
+    print(f"cores: {threads}; batch {BATCH}, {IMAGE_SHAPE}, float32")
+    # Workers start first so their compilation overlaps ours.
+    workers = []
+    if not args.no_jax:
+        workers.append(Worker("keras-jax", {"KERAS_BACKEND": "jax"}))
+    if args.extras:
+        workers.append(
+            Worker(
+                "keras-tf-noonednn",
+                {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0"},
+                jit_compile=False,
+            )
+        )
+        workers.append(
+            Worker(
+                "keras-tf-inter1",
+                {"KERAS_BACKEND": "tensorflow"},
+                jit_compile=False,
+                inter_op=1,
+            )
+        )
+    start = time.perf_counter()
+    import tensorflow as tf
+
+    # TF's defaults (0 = one thread per core for intra- and inter-op pools),
+    # stated explicitly so the comparison with torch is the same thread count.
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    import keras
+
+    assert keras.backend.backend() == "tensorflow"
+    candidates = {}
+    counts = {}
+    candidates["torch"], counts["torch"] = torch_step(threads)
+    candidates["torch-cl"], counts["torch-cl"] = torch_step(threads, True)
+    candidates["keras-tf"], counts["keras-tf"] = keras_step(False)
+    candidates["keras-tf-xla"], counts["keras-tf-xla"] = keras_step(True)
+    if args.extras:
+        candidates["keras-tf-kerasbn"], counts["keras-tf-kerasbn"] = (
+            keras_step(False, keras_batch_norm=True)
+        )
+    for worker in workers:
+        worker.wait_ready()
+        candidates[worker.name] = worker.step
+        counts[worker.name] = worker.parameters
+    print(f"built and compiled in {time.perf_counter() - start:.0f} s")
+    print("trainable parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    assert set(counts.values()) == {EXPECTED_PARAMETERS}, counts
+
+    samples = common.interleaved(
+        candidates,
+        rounds=args.rounds,
+        steps_per_round=args.steps,
+        warmup=2,
+        log=print,
+        pause=args.pause,
+    )
+    for worker in workers:
+        worker.close()
+
+    print(f"\nmedian step time over {args.rounds} rounds x {args.steps} steps:")
+    keras_names = [name for name in candidates if "torch" not in name]
+    for name in candidates:
+        line = (
+            f"  {name:18s} median {common.median(samples[name]) * 1e3:7.1f} "
+            f"ms, min {min(samples[name]) * 1e3:7.1f} ms "
+            f"(IQR/median {common.spread(samples[name]):.2f})"
+        )
+        if name in keras_names:
+            for torch_name in ("torch", "torch-cl"):
+                ratio = common.paired_ratio(samples, torch_name, name)
+                line += f"  {torch_name}/{name} = {ratio:.3f}"
+        print(line)
+    best = min(keras_names, key=lambda n: common.median(samples[n]))
+    best_torch = min(
+        ("torch", "torch-cl"), key=lambda n: common.median(samples[n])
+    )
+    default_ratio = common.paired_ratio(samples, "torch", "keras-tf")
+    best_ratio = common.paired_ratio(samples, best_torch, best)
+    # Best-of-rounds times: the least disturbed by other processes' load,
+    # which hurts torch's OpenMP threads much more than TF's thread pool.
+    min_ratio = min(min(samples["torch"]), min(samples["torch-cl"])) / min(
+        min(samples[name]) for name in keras_names
+    )
+    print(
+        f"RESULT torch/keras step-time ratio: torch/keras-tf (defaults) "
+        f"{default_ratio:.3f}; best-vs-best {best_torch}/{best} "
+        f"{best_ratio:.3f} ({best_torch} "
+        f"{common.median(samples[best_torch]) * 1e3:.0f} ms, {best} "
+        f"{common.median(samples[best]) * 1e3:.0f} ms); best-of-rounds "
+        f"{min_ratio:.3f}; target >= 1.0: "
+        f"{'PASS' if min(default_ratio, best_ratio, min_ratio) >= 1.0 else 'MISS'}"
+    )
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Shared helpers of the benchmarks: paths, threads, interleaved timing.
+
+Every benchmark times the things it compares in one process, alternating
+them round by round (A, B, C, then B, C, A, ...), so that load from other
+processes and CPU frequency drift hit all of them alike. It reports the
+median time per step of each and the median over rounds of the per-round
+ratio to the baseline, which cancels drift that is slower than a round.
+"""
+
+import math
+import os
+import statistics
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def setup(backend="tensorflow"):
+    """Puts the repository on `sys.path`, picks the backend, quietens TF.
+
+    Call before anything imports Keras. An explicit `KERAS_BACKEND` in the
+    environment wins.
+    """
+    if REPO_ROOT not in sys.path:
+        sys.path.insert(0, REPO_ROOT)
+    os.environ.setdefault("KERAS_BACKEND", backend)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def num_cores():
+    """CPU cores this process may run on (what `torch` and TF should use)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def time_call(fn, steps):
+    """Seconds per call of `fn()` over `steps` calls; `fn` must block."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps
+
+
+def interleaved(
+    candidates, rounds, steps_per_round=1, warmup=1, log=None, pause=0.0
+):
+    """Times several step functions in alternation.
+
+    Args:
+        candidates: Dict `name -> fn`; each `fn()` runs one step and returns
+            after the work is done (fetch a value if the backend is async).
+        rounds: Number of rounds; each round times every candidate once.
+        steps_per_round: Calls per candidate per round (their mean is the
+            round's sample).
+        warmup: Untimed calls per candidate before the first round.
+        log: Optional `print`-like callable for progress.
+        pause: Seconds to sleep, untimed, before each candidate's turn, so
+            that worker threads still spinning after the previous candidate
+            (OpenMP, Eigen) do not steal cores from the next one.
+
+    Returns:
+        Dict `name -> list of seconds per step`, one entry per round.
+    """
+    names = list(candidates)
+    for name in names:
+        for _ in range(warmup):
+            candidates[name]()
+    samples = {name: [] for name in names}
+    for round_index in range(rounds):
+        # Rotate the order so no candidate always follows the same one.
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            if pause:
+                time.sleep(pause)
+            samples[name].append(time_call(candidates[name], steps_per_round))
+        if log is not None:
+            log(
+                f"round {round_index + 1}/{rounds}: "
+                + ", ".join(
+                    f"{name} {samples[name][-1] * 1e3:.0f}" for name in names
+                )
+                + " ms"
+            )
+    return samples
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def paired_ratio(samples, name, baseline):
+    """Median over rounds of `time(name) / time(baseline)` in the same round."""
+    return statistics.median(
+        a / b for a, b in zip(samples[name], samples[baseline])
+    )
+
+
+def spread(values):
+    """Interquartile range relative to the median, a noise indicator."""
+    if len(values) < 4:
+        return float("nan")
+    quartiles = statistics.quantiles(values, n=4)
+    return (quartiles[2] - quartiles[0]) / statistics.median(values)
+
+
+def median_interval(values, confidence=0.95):
+    """Distribution-free confidence interval of the median (order statistics).
+
+    The widest `(x_(k), x_(n-k+1))` with `P(Binomial(n, 1/2) < k) <=
+    (1 - confidence) / 2`; the full range when there are too few values.
+    """
+    values = sorted(values)
+    n = len(values)
+    alpha = (1.0 - confidence) / 2.0
+    k, cumulative = 0, 0.0
+    while True:
+        cumulative += math.comb(n, k) / 2.0**n
+        if cumulative > alpha:
+            break
+        k += 1
+    k = max(k, 1)
+    return values[k - 1], values[n - k]
+
+
+def paired_ratios(samples, name, baseline):
+    """Per-round ratios `time(name) / time(baseline)`."""
+    return [a / b for a, b in zip(samples[name], samples[baseline])]
