@@ -361,6 +361,18 @@ class Pipelines:
         return DeviceAugmentation.from_spec(self.spec, policy=policy, **kwargs)
 
 
+def _keep_tensorflow_off_accelerators():
+    """With the jax or torch backend, tf.data must not take the GPU's memory."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:
+        pass  # TensorFlow's devices are already initialised.
+
+
 def make_pipelines(
     dataset,
     *,
@@ -415,6 +427,7 @@ def make_pipelines(
         ValueError: for a bad batch size, seed, noise rate or kind, images
             of the wrong shape or dtype, or labels outside `[0, c)`.
     """
+    _keep_tensorflow_off_accelerators()
     if not isinstance(dataset, Dataset):
         raise ValueError(
             "`dataset` must be a `keras_robust.data.Dataset` (see "
