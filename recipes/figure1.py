@@ -36,7 +36,6 @@ import functools
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 from absl import app
@@ -46,6 +45,7 @@ import keras_robust
 from keras_robust import analysis
 from keras_robust import losses as losses_lib
 from keras_robust import presets
+from recipes import atomic_files
 
 #: The panels: number of classes and the dataset whose hyperparameters apply.
 PANELS = ((10, "cifar10"), (100, "cifar100"))
@@ -236,17 +236,10 @@ def plot_figure(panels, path):
         axis.legend(fontsize="x-small", loc="lower right")
         histogram_axis.legend(fontsize="x-small", loc="upper left")
     figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    os.close(handle)
     try:
-        figure.savefig(temporary, format="png", dpi=110)
-        os.replace(temporary, path)
+        atomic_files.save_figure(figure, path, dpi=110)
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def make_figure1(output_dir, num_draws=1000, seed=0, num_points=71, z_range=(-6.0, 8.0)):
@@ -278,8 +271,7 @@ def make_figure1(output_dir, num_draws=1000, seed=0, num_points=71, z_range=(-6.
         {**panel, "histograms": {f"{bias:g}": h for bias, h in panel["histograms"].items()}}
         for panel in panels
     ]
-    with open(os.path.join(output_dir, "figure1.json"), "w", encoding="utf-8") as file:
-        json.dump(data, file)
+    atomic_files.write_text(os.path.join(output_dir, "figure1.json"), json.dumps(data))
     return path
 
 

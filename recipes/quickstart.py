@@ -40,6 +40,7 @@ import os
 from absl import app
 from absl import flags
 
+from recipes import atomic_files
 from recipes import runner
 from recipes import sweep
 from recipes import train
@@ -151,9 +152,10 @@ def plot(all_results, path, title):
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:
+        atomic_files.save_figure(figure, path, dpi=120)
+    finally:
+        plt.close(figure)
 
 
 def quickstart_from_flags(flag_values=flags.FLAGS):

@@ -33,13 +33,13 @@ import json
 import math
 import os
 import sys
-import tempfile
 import warnings
 
 from absl import app
 from absl import flags
 
 from keras_robust import presets
+from recipes import atomic_files
 from recipes import paper_results
 
 TABLE_CHOICES = ("auto", "table2", "table3")
@@ -339,23 +339,6 @@ def markdown_tables(groups, table="auto", decimals=2):
     return "\n".join(lines)
 
 
-def write_text_atomically(path, text):
-    """Writes `text` to `path` through a temporary file and `os.replace`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=".tmp-", suffix=os.path.basename(path)
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 # ---------------------------------------------------------------------------
 # Learning curves.
 
@@ -456,15 +439,10 @@ def plot_curves(groups, output_dir, table="auto"):
             f"{int(round(100 * noise_rate)):02d}.png"
         )
         path = os.path.join(output_dir, name)
-        handle, temporary = tempfile.mkstemp(dir=output_dir, prefix=".tmp-", suffix=".png")
-        os.close(handle)
         try:
-            figure.savefig(temporary, format="png", dpi=100)
-            os.replace(temporary, path)
+            atomic_files.save_figure(figure, path, dpi=100)
         finally:
             plt.close(figure)
-            if os.path.exists(temporary):
-                os.remove(temporary)
         paths.append(path)
     return paths
 
@@ -563,7 +541,7 @@ def make_report(results_dir, output_dir=None, table="auto", markdown_file=None, 
     groups = group_results(load_results(results_dir))
     output_dir = output_dir or os.path.join(results_dir, "report")
     markdown = markdown_tables(groups, table=table)
-    write_text_atomically(
+    atomic_files.write_text(
         markdown_file or os.path.join(output_dir, "report.md"), markdown
     )
     paths = plot_curves(groups, output_dir, table=table) if plots else []

@@ -55,7 +55,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 
 import keras
@@ -66,6 +65,7 @@ import zoo
 from keras_robust import data
 from keras_robust import losses as robust_losses
 from keras_robust import presets
+from recipes import atomic_files
 
 LR_SCHEDULES = ("step", "exponential", "constant")
 MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -380,22 +380,6 @@ def is_finished(config, output_dir):
     return load_results(path).get("settings_hash") == config.settings_hash
 
 
-def _atomic_write_json(path, data):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(data, file, indent=1, allow_nan=True)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _mismatch(what, path, found, config):
     return SettingsMismatchError(
         f"{what} {path} belongs to different settings (settings_hash "
@@ -487,7 +471,7 @@ class _Checkpoint(keras.callbacks.Callback):
             "history": self.history,
             "wall_seconds": self.clock(),
         }
-        _atomic_write_json(os.path.join(self.directory, _STATE_FILENAME), state)
+        atomic_files.write_json(os.path.join(self.directory, _STATE_FILENAME), state)
         for name in os.listdir(self.directory):
             if name.endswith(".weights.h5") and name != weights_name:
                 os.remove(os.path.join(self.directory, name))
@@ -668,7 +652,7 @@ def run(
             "wall_seconds": clock(),
             "versions": _versions(),
         }
-        _atomic_write_json(path, results)
+        atomic_files.write_json(path, results)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         # As stored (tuples become lists), so a rerun returns the same dict.
         return load_results(path)

@@ -85,6 +85,7 @@ from absl import app
 from absl import flags
 
 from keras_robust import presets
+from recipes import atomic_files
 from recipes import paper_results
 from recipes import report
 from recipes import runner
@@ -483,7 +484,7 @@ def _merge_learning_rates(path, chosen):
             merged = json.load(file)
     for dataset, rates in chosen.items():
         merged.setdefault(dataset, {}).update(rates)
-    report.write_text_atomically(path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    atomic_files.write_text(path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
     return merged
 
 
@@ -545,7 +546,7 @@ def tune_learning_rates(
     for dataset, per_loss in rows.items():
         sections.append(markdown_table(dataset, per_loss, learning_rates, executions))
     markdown = "\n".join(sections)
-    report.write_text_atomically(os.path.join(output_dir, TABLE_FILENAME), markdown)
+    atomic_files.write_text(os.path.join(output_dir, TABLE_FILENAME), markdown)
     _merge_learning_rates(os.path.join(output_dir, LEARNING_RATES_FILENAME), chosen)
     return chosen, markdown
 

@@ -1,0 +1,47 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half.
+
+Every writer goes through a temporary file in the target's directory,
+flushed to disk, then `os.replace` (atomic on POSIX and Windows). On any
+error, interruption included, the temporary file is removed and the error
+propagates.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def _temporary_beside(path, suffix):
+    """Yields a temporary path next to `path`; moves it onto `path` on success."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_text(path, text):
+    """Writes `text` (UTF-8) to `path` atomically."""
+    with _temporary_beside(path, os.path.basename(path)) as temporary:
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def write_json(path, data):
+    """Writes `data` as JSON to `path` atomically."""
+    write_text(path, json.dumps(data, indent=1, allow_nan=True))
+
+
+def save_figure(figure, path, **savefig_kwargs):
+    """Saves a matplotlib `figure` as PNG to `path` atomically."""
+    with _temporary_beside(path, ".png") as temporary:
+        figure.savefig(temporary, format="png", **savefig_kwargs)
