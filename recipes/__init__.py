@@ -8,8 +8,13 @@
   set with 40 % label noise, in a few minutes on a laptop CPU.
 - `recipes.sweep`: paper Tables 2 and 3 as a keras-tuner grid search
   (resumable, distributable over several machines).
+- `recipes.tune_lr`: supplement Table 1, the MLP learning-rate grid.
+- `recipes.report`: the tables (next to the paper's numbers) and the
+  accuracy curves of Figs. 2-4 from a results directory.
+- `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.
+- `recipes.atomic_files`: the atomic writers behind every output file.
 
-Every script is a thin front over `recipes.runner`.
+The training scripts are thin fronts over `recipes.runner`.
 """
 
 import os
