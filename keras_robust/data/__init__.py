@@ -7,13 +7,13 @@
   `pair_flip_transition`: seeded label noise with its mask.
 - `augment_batch`, `normalize`: per-image augmentation of whole batches in
   tf.data; `DeviceAugmentation`, `augment_images`: the same with
-  `keras.ops`, inside the model.
+  `keras.ops`, inside the model (no TensorFlow needed).
 - `make_pipelines`, `Pipelines`: the seeded, resumable training stream and
   the test and false-label datasets.
 """
 
-from keras_robust.data.augment import augment_batch
-from keras_robust.data.augment import normalize
+import importlib
+
 from keras_robust.data.datasets import AUGMENTATION_POLICIES
 from keras_robust.data.datasets import DATASETS
 from keras_robust.data.datasets import Dataset
@@ -27,8 +27,21 @@ from keras_robust.data.noise import apply_label_noise
 from keras_robust.data.noise import asymmetric_noise
 from keras_robust.data.noise import pair_flip_transition
 from keras_robust.data.noise import symmetric_noise
-from keras_robust.data.pipeline import Pipelines
-from keras_robust.data.pipeline import make_pipelines
+
+# The tf.data parts import TensorFlow on first use only, so that the
+# on-device path (`DeviceAugmentation`) runs where only jax or torch is.
+_TENSORFLOW_NAMES = {
+    "augment_batch": "keras_robust.data.augment",
+    "normalize": "keras_robust.data.augment",
+    "Pipelines": "keras_robust.data.pipeline",
+    "make_pipelines": "keras_robust.data.pipeline",
+}
+
+
+def __getattr__(name):
+    if name in _TENSORFLOW_NAMES:
+        return getattr(importlib.import_module(_TENSORFLOW_NAMES[name]), name)
+    raise AttributeError(f"module 'keras_robust.data' has no attribute {name!r}")
 
 __all__ = [
     "AUGMENTATION_POLICIES",
