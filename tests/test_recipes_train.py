@@ -162,6 +162,14 @@ def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
         tiny_config(eval_every=0)
 
 
+def test_steps_per_execution_must_divide_the_epoch(tmp_path):
+    # 128 images in batches of 32: 4 steps per epoch.
+    with pytest.raises(ValueError, match=r"steps_per_execution=3.*\[1, 2, 4\]"):
+        runner.run(tiny_config(steps_per_execution=3), tmp_path, verbose=0)
+    results = runner.run(tiny_config(epochs=1, steps_per_execution=2), tmp_path, verbose=0)
+    assert len(results["history"]["epoch"]) == 1
+
+
 def test_finished_run_is_not_redone_and_never_overwritten(tmp_path):
     config = tiny_config(epochs=1, noise_rate=0.0)
     first = runner.run(config, tmp_path, verbose=0)
