@@ -35,10 +35,11 @@ import math
 
 import tensorflow as tf
 
-from keras_robust.data.datasets import AUGMENTATION_POLICIES
-
-PADDING = 4
-MAX_DEGREES = 15.0
+from keras_robust.data.datasets import MAX_DEGREES
+from keras_robust.data.datasets import PADDING
+from keras_robust.data.datasets import check_max_degrees as _check_max_degrees
+from keras_robust.data.datasets import check_padding as _check_padding
+from keras_robust.data.datasets import check_policy as _check_policy
 
 
 def _stateless_seed(seed):
@@ -56,35 +57,6 @@ def _check_images(images):
             f"images with shape {images.shape}"
         )
     return images
-
-
-def _check_padding(padding):
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(
-            "`padding` must be a non-negative integer. "
-            f"Received: padding={padding!r}"
-        )
-
-
-def _check_max_degrees(max_degrees):
-    try:
-        value = float(max_degrees)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(
-            "`max_degrees` must be a finite non-negative number. "
-            f"Received: max_degrees={max_degrees!r}"
-        )
-    return value
-
-
-def _check_policy(policy):
-    if policy not in AUGMENTATION_POLICIES:
-        raise ValueError(
-            f"Unknown augmentation policy: policy={policy!r}. "
-            f"Known policies: {AUGMENTATION_POLICIES}"
-        )
 
 
 def draw_flips(batch_size, seed):
