@@ -1,9 +1,10 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half.
+"""Safe file writes: a reader sees the old file or the new one, never half.
 
-Every writer goes through a temporary file in the target's directory,
-flushed to disk, then `os.replace` (atomic on POSIX and Windows). On any
-error, interruption included, the temporary file is removed and the error
-propagates.
+`write_text`, `write_json` and `save_figure` go through a temporary file in
+the target's directory, flushed to disk, then `os.replace` (atomic on POSIX
+and Windows). On any error, interruption included, the temporary file is
+removed and the error propagates. `append_json_line` adds one line to a
+log with a single `O_APPEND` write, which concurrent workers may share.
 """
 
 import contextlib
@@ -45,3 +46,22 @@ def save_figure(figure, path, **savefig_kwargs):
     """Saves a matplotlib `figure` as PNG to `path` atomically."""
     with _temporary_beside(path, ".png") as temporary:
         figure.savefig(temporary, format="png", **savefig_kwargs)
+
+
+def append_json_line(path, entry):
+    """Appends `entry` as one JSON line to `path` in a single write."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    line = (json.dumps(entry) + "\n").encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line)
+    finally:
+        os.close(descriptor)
+
+
+def read_json_lines(path):
+    """The entries of a JSON-lines file; empty if it does not exist."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]

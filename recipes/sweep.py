@@ -42,7 +42,6 @@ files at any time. Every trial appends one line to
 """
 
 import hashlib
-import json
 import math
 import os
 import sys
@@ -56,6 +55,7 @@ from absl import flags
 import zoo
 from keras_robust import presets
 from keras_robust.data import DATASETS
+from recipes import atomic_files
 from recipes import runner
 from recipes import train
 
@@ -327,27 +327,14 @@ class RunGridTuner(keras_tuner.Tuner):
 
 
 def _append_log(output_dir, entry):
-    os.makedirs(output_dir, exist_ok=True)
-    # One short O_APPEND write per line: safe with concurrent workers.
-    line = (json.dumps(entry) + "\n").encode("utf-8")
-    descriptor = os.open(
-        os.path.join(output_dir, LOG_FILENAME),
-        os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-        0o644,
-    )
-    try:
-        os.write(descriptor, line)
-    finally:
-        os.close(descriptor)
+    atomic_files.append_json_line(os.path.join(output_dir, LOG_FILENAME), entry)
 
 
 def read_log(output_dir):
     """The entries of `<output_dir>/sweep_log.jsonl` (empty if none)."""
-    path = os.path.join(os.fspath(output_dir), LOG_FILENAME)
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as file:
-        return [json.loads(line) for line in file if line.strip()]
+    return atomic_files.read_json_lines(
+        os.path.join(os.fspath(output_dir), LOG_FILENAME)
+    )
 
 
 def make_tuner(configs, output_dir, *, name="sweep", verbose=1, deterministic=True, callbacks=()):

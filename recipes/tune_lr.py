@@ -171,25 +171,14 @@ def _grid_digest(points):
 
 
 def _append_log(output_dir, entry):
-    os.makedirs(output_dir, exist_ok=True)
-    # One short O_APPEND write per line: safe with concurrent workers.
-    line = (json.dumps(entry) + "\n").encode("utf-8")
-    descriptor = os.open(
-        os.path.join(output_dir, LOG_FILENAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-    )
-    try:
-        os.write(descriptor, line)
-    finally:
-        os.close(descriptor)
+    atomic_files.append_json_line(os.path.join(output_dir, LOG_FILENAME), entry)
 
 
 def read_log(output_dir):
     """The entries of `<output_dir>/tune_lr_log.jsonl` (empty if none)."""
-    path = os.path.join(os.fspath(output_dir), LOG_FILENAME)
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as file:
-        return [json.loads(line) for line in file if line.strip()]
+    return atomic_files.read_json_lines(
+        os.path.join(os.fspath(output_dir), LOG_FILENAME)
+    )
 
 
 def _make_hypermodel_class():
