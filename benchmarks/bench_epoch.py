@@ -44,6 +44,9 @@ from keras_robust import data  # noqa: E402
 from keras_robust import losses  # noqa: E402
 from recipes import runner  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from epoch_clock import EpochClock  # noqa: E402
+
 
 def synthetic_cifar10(train_size, seed=0):
     """Random uint8 images with CIFAR-10's spec and a 5:1 train/test split."""
@@ -59,24 +62,9 @@ def synthetic_cifar10(train_size, seed=0):
     )
 
 
-class _EpochClock(keras.callbacks.Callback):
-    """Wall time at the end of every epoch, after all earlier callbacks."""
-
-    def __init__(self):
-        super().__init__()
-        self.ends = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.ends.append(time.perf_counter())
-
-    def epoch_seconds(self):
-        """Seconds of every epoch but the first (which compiles)."""
-        return list(np.diff(self.ends))
-
-
 def time_run_epochs(dataset, config):
     """Epoch seconds of `runner.run(config)` and the evaluation's share."""
-    clock = _EpochClock()
+    clock = EpochClock()
     evaluation_seconds = []
     accuracy = runner._EpochMetrics._accuracy
 
@@ -93,7 +81,7 @@ def time_run_epochs(dataset, config):
     # Two evaluations (test, false label) per epoch; drop the first epoch's.
     per_epoch = [seconds for _, seconds in evaluation_seconds]
     per_epoch = [sum(per_epoch[i:i + 2]) for i in range(2, len(per_epoch), 2)]
-    return clock.epoch_seconds(), per_epoch
+    return clock.epoch_seconds()[1:], per_epoch
 
 
 def time_pure_epochs(config, steps):
@@ -114,12 +102,12 @@ def time_pure_epochs(config, steps):
     images = rng.standard_normal((config.batch_size, 32, 32, 3)).astype(np.float32)
     labels = rng.integers(0, 10, config.batch_size).astype(np.int32)
     batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    clock = _EpochClock()
+    clock = EpochClock()
     model.fit(
         batches, epochs=config.epochs, steps_per_epoch=steps, callbacks=[clock],
         verbose=0,
     )
-    return clock.epoch_seconds()
+    return clock.epoch_seconds()[1:]
 
 
 def main():

@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 import zoo  # noqa: E402
 from keras_robust import data  # noqa: E402
 from keras_robust import losses  # noqa: E402
+from epoch_clock import EpochClock  # noqa: E402
 
 BATCH_SIZE = 128
 LEARNING_RATE = 0.1
@@ -53,19 +54,6 @@ def random_cifar(train_size, seed=0):
     images = rng.integers(0, 256, (train_size, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, train_size).astype(np.int32)
     return images, labels
-
-
-class _EpochClock(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.ends = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if not self.ends:
-            self.ends.append(time.perf_counter())
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.ends.append(time.perf_counter())
 
 
 def keras_epochs(images, labels, epochs, device_resident, steps_per_execution):
@@ -83,12 +71,12 @@ def keras_epochs(images, labels, epochs, device_resident, steps_per_execution):
         import jax
 
         images, labels = jax.device_put(images), jax.device_put(labels)
-    clock = _EpochClock()
+    clock = EpochClock()
     model.fit(
         images, labels, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
         callbacks=[clock], verbose=0,
     )
-    return list(np.diff(clock.ends))
+    return clock.epoch_seconds()
 
 
 def torch_epochs(images, labels, epochs):

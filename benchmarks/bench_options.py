@@ -20,7 +20,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,6 +30,9 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from keras_robust import losses  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from epoch_clock import EpochClock  # noqa: E402
 
 CANDIDATES = {
     # name: (model, batch size, steps per epoch, compile options, policy)
@@ -45,15 +47,6 @@ PAIRS = (
     ("jit_compile (MLP, batch 32)", "mlp spe=1", "mlp xla"),
     ("mixed_bfloat16 (ResNet-32, batch 128)", "resnet float32", "resnet bfloat16"),
 )
-
-
-class _EpochClock(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.ends = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.ends.append(time.perf_counter())
 
 
 def seconds_per_step(model_name, batch_size, steps, options, policy):
@@ -72,9 +65,9 @@ def seconds_per_step(model_name, batch_size, steps, options, policy):
         images = rng.standard_normal((batch_size, 32, 32, 3)).astype(np.float32)
         labels = rng.integers(0, 10, batch_size).astype(np.int32)
         batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
-        clock = _EpochClock()
+        clock = EpochClock()
         model.fit(batches, epochs=2, steps_per_epoch=steps, callbacks=[clock], verbose=0)
-        return (clock.ends[1] - clock.ends[0]) / steps
+        return clock.epoch_seconds()[1] / steps
     finally:
         keras.config.set_dtype_policy("float32")
 
