@@ -50,6 +50,7 @@ print(results["final"]["test_accuracy"])
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import math
 import os
@@ -58,7 +59,7 @@ import shutil
 import time
 
 import keras
-import tensorflow as tf
+import numpy as np
 
 import keras_robust
 import zoo
@@ -77,6 +78,9 @@ _NOISE_TAGS = {"symmetric": "sym", "asymmetric": "asym", "pair_flip": "pair"}
 # Settings that do not change what is computed: where the data is read
 # from, and the display label of the loss row.
 _UNHASHED_FIELDS = ("data_dir", "label")
+# Settings added after the first release: they enter `settings_hash` only
+# when not at these values, so that earlier results keep their hash.
+_HASHED_UNLESS_DEFAULT = {"device_resident": False, "data_source": "tfds"}
 
 
 class SettingsMismatchError(RuntimeError):
@@ -125,6 +129,14 @@ class RunConfig:
         steps_per_execution: Passed to `model.compile`.
         on_device_augmentation: Augment and normalise inside the model
             (`keras_robust.data.DeviceAugmentation`) instead of in tf.data.
+        device_resident: Keep the whole dataset on the accelerator and
+            gather the batches there (`keras_robust.data.make_resident_data`,
+            no tf.data, no TensorFlow needed); implies
+            `on_device_augmentation`. Its epochs visit the examples in other
+            (equally random) orders than the tf.data stream's.
+        data_source: Where the paper's datasets are read from: `"tfds"`
+            (TensorFlow Datasets) or `"keras"` (`keras.datasets`, no
+            TensorFlow needed); see `keras_robust.data.load_dataset`.
         train_size: Use only the first `train_size` training images (quick
             runs and tests); None for all.
         eval_every: Evaluate the test and false-label accuracy after every
@@ -158,6 +170,8 @@ class RunConfig:
     jit_compile: bool = False
     steps_per_execution: int = 1
     on_device_augmentation: bool = False
+    device_resident: bool = False
+    data_source: str = "tfds"
     train_size: int | None = None
     eval_every: int = 1
     data_dir: str | None = None
@@ -180,6 +194,7 @@ class RunConfig:
         choose("lr_schedule", LR_SCHEDULES)
         choose("mixed_precision", MIXED_PRECISION_POLICIES)
         choose("noise_kind", tuple(_NOISE_TAGS))
+        choose("data_source", data.DATA_SOURCES)
         if not isinstance(self.loss_kwargs, dict):
             raise ValueError(
                 f"`loss_kwargs` must be a dict. Received: {self.loss_kwargs!r}"
@@ -210,8 +225,11 @@ class RunConfig:
                 "`learning_rate` must be positive. Received: "
                 f"{self.learning_rate}"
             )
-        for name in ("augment", "jit_compile", "on_device_augmentation"):
+        for name in ("augment", "jit_compile", "on_device_augmentation",
+                     "device_resident"):
             fix(name, bool(getattr(self, name)))
+        if self.device_resident:
+            fix("on_device_augmentation", True)
         if not self.variant:
             fix("variant", _variant_key(self.loss, self.output_bias))
         if not self.label:
@@ -330,10 +348,18 @@ class RunConfig:
 
     @property
     def settings_hash(self):
-        """sha256 (16 hex digits) of every setting but `data_dir` and `label`."""
+        """sha256 (16 hex digits) of every setting but `data_dir` and `label`.
+
+        `device_resident` and `data_source` count only when not at their
+        defaults (False, `"tfds"`), which keeps the hashes of runs written
+        before they existed.
+        """
         settings = dataclasses.asdict(self)
         for name in _UNHASHED_FIELDS:
             settings.pop(name)
+        for name, default in _HASHED_UNLESS_DEFAULT.items():
+            if settings[name] == default:
+                settings.pop(name)
         text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -394,10 +420,17 @@ def _mismatch(what, path, found, config):
 # ---------------------------------------------------------------------------
 
 
+def _installed_version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def _versions():
     return {
         "keras": keras.__version__,
-        "tensorflow": tf.__version__,
+        "tensorflow": _installed_version("tensorflow"),
         "keras_robust": keras_robust.__version__,
         "backend": keras.backend.backend(),
     }
@@ -481,9 +514,11 @@ class _ReseedAugmentation(keras.callbacks.Callback):
     """Makes the on-device augmentation of epoch `e` depend on `(seed, e)` only.
 
     `DeviceAugmentation` draws from a `keras.random.SeedGenerator` whose
-    state is not part of the saved weights; setting it to
-    `(seed, e * 2**32)` at the start of every epoch makes a resumed run see
-    the same augmentation as an uninterrupted one, like the tf.data stream.
+    state is not part of the saved weights; setting it to `(key, 0)` with a
+    31-bit `key` derived from `(seed, e)` at the start of every epoch makes
+    a resumed run see the same augmentation as an uninterrupted one, like
+    the tf.data stream. (31 bits: the state is uint32 under jax, int32
+    under torch, int64 under TensorFlow.)
     """
 
     def __init__(self, seed):
@@ -491,9 +526,13 @@ class _ReseedAugmentation(keras.callbacks.Callback):
         self.seed = seed
 
     def on_epoch_begin(self, epoch, logs=None):
+        entropy = [self.seed & 0xFFFFFFFFFFFFFFFF, epoch]
+        key = int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
         for layer in self.model.layers:
             if isinstance(layer, data.DeviceAugmentation):
-                layer.seed_generator.state.assign([self.seed, epoch << 32])
+                layer.seed_generator.state.assign(
+                    np.array([key, 0], layer.seed_generator.state.dtype)
+                )
 
 
 def _load_checkpoint(directory, config):
@@ -524,14 +563,57 @@ def _check_steps_per_execution(config, steps_per_epoch):
         )
 
 
-def build_model(config, pipelines):
-    """The zoo model of `config`, with `DeviceAugmentation` first if asked."""
-    spec = pipelines.spec
+def load_datasets(config):
+    """The training, test and false-label datasets of `config`.
+
+    Returns:
+        `data.make_pipelines(...)` (tf.data), or `data.make_resident_data(
+        ...)` for a `device_resident` run.
+    """
+    dataset = data.load_dataset(
+        config.dataset, data_dir=config.data_dir, source=config.data_source
+    )
+    arguments = dict(
+        batch_size=config.batch_size,
+        noise_rate=config.noise_rate,
+        noise_kind=config.noise_kind,
+        seed=config.seed,
+        augment=config.augment,
+        train_size=config.train_size,
+    )
+    if config.device_resident:
+        return data.make_resident_data(dataset, **arguments)
+    return data.make_pipelines(
+        dataset, on_device=config.on_device_augmentation, **arguments
+    )
+
+
+def _enable_op_determinism(config):
+    """TensorFlow's op determinism, where TensorFlow computes anything.
+
+    That is the model under the tensorflow backend and the tf.data
+    pipelines; the device-resident path under jax or torch runs no
+    TensorFlow (on a GPU, jax needs
+    `XLA_FLAGS=--xla_gpu_deterministic_ops=true` for bit-exact resumes).
+    """
+    if config.device_resident and keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_model(config, datasets):
+    """The zoo model of `config`, with `DeviceAugmentation` first if asked.
+
+    `datasets` is the run's `load_datasets(config)`.
+    """
+    spec = datasets.spec
     network = zoo.build(config.model, spec.image_shape, spec.num_classes)
     if not config.on_device_augmentation:
         return network
     inputs = keras.Input(spec.image_shape, dtype="uint8", name="raw_images")
-    images = pipelines.device_augmentation(seed=config.seed)(inputs)
+    images = datasets.device_augmentation(seed=config.seed)(inputs)
     return keras.Model(inputs, network(images), name=f"{config.model}_augmented")
 
 
@@ -555,7 +637,9 @@ def run(
             (and retrain a finished run) instead of raising.
         deterministic: Call `tf.config.experimental.enable_op_determinism()`
             (process-wide, cannot be undone) so that a resumed run ends
-            exactly like an uninterrupted one.
+            exactly like an uninterrupted one; skipped for a
+            `device_resident` run under jax or torch, which runs no
+            TensorFlow.
         callbacks: Extra Keras callbacks, run after the per-epoch
             evaluation and checkpoint.
 
@@ -583,25 +667,15 @@ def run(
     state = _load_checkpoint(checkpoint_dir, config)
 
     if deterministic:
-        tf.config.experimental.enable_op_determinism()
+        _enable_op_determinism(config)
     previous_policy = keras.config.dtype_policy()
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     try:
         keras.config.set_dtype_policy(config.mixed_precision)
-        dataset = data.load_dataset(config.dataset, data_dir=config.data_dir)
-        pipelines = data.make_pipelines(
-            dataset,
-            batch_size=config.batch_size,
-            noise_rate=config.noise_rate,
-            noise_kind=config.noise_kind,
-            seed=config.seed,
-            augment=config.augment,
-            on_device=config.on_device_augmentation,
-            train_size=config.train_size,
-        )
-        _check_steps_per_execution(config, pipelines.steps_per_epoch)
-        model = build_model(config, pipelines)
+        datasets = load_datasets(config)
+        _check_steps_per_execution(config, datasets.steps_per_epoch)
+        model = build_model(config, datasets)
         loss = robust_losses.get(
             config.loss,
             from_logits=True,
@@ -643,18 +717,18 @@ def run(
             _EpochMetrics(
                 config,
                 history,
-                pipelines.test_dataset(),
-                pipelines.false_label_dataset(),
+                datasets.test_dataset(),
+                datasets.false_label_dataset(),
             ),
             _Checkpoint(checkpoint_dir, config, history, clock),
             *callbacks,
         ]
         if initial_epoch < config.epochs:
             model.fit(
-                pipelines.train_dataset(start_epoch=initial_epoch),
+                datasets.train_dataset(start_epoch=initial_epoch),
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
-                steps_per_epoch=pipelines.steps_per_epoch,
+                steps_per_epoch=datasets.steps_per_epoch,
                 callbacks=fit_callbacks,
                 verbose=verbose,
                 shuffle=False,  # the stream is already shuffled per epoch

@@ -30,6 +30,7 @@ from absl import flags
 import zoo
 from keras_robust import losses as robust_losses
 from keras_robust import presets
+from keras_robust.data import DATA_SOURCES
 from keras_robust.data import DATASETS
 from keras_robust.data import NOISE_KINDS
 from recipes import runner
@@ -62,6 +63,8 @@ OVERRIDE_FLAGS = (
     "jit_compile",
     "steps_per_execution",
     "on_device_augmentation",
+    "device_resident",
+    "data_source",
     "train_size",
     "eval_every",
     "data_dir",
@@ -113,6 +116,12 @@ def define_run_flags(flag_values=flags.FLAGS):
     d(flags.DEFINE_boolean, "on_device_augmentation", None,
       "Augment and normalise inside the model (DeviceAugmentation) instead "
       "of in tf.data. Default: off.")
+    d(flags.DEFINE_boolean, "device_resident", None,
+      "Keep the whole dataset on the accelerator and batch it there (no "
+      "tf.data; implies --on_device_augmentation). Default: off.")
+    d(flags.DEFINE_enum, "data_source", None, list(DATA_SOURCES),
+      "Where the paper's datasets come from: tfds (TensorFlow Datasets) or "
+      "keras (keras.datasets, no TensorFlow needed). Default: tfds.")
     d(flags.DEFINE_integer, "train_size", None,
       "Use only the first N training images. Default: all.", lower_bound=1)
     d(flags.DEFINE_integer, "eval_every", None,
@@ -126,7 +135,8 @@ def define_run_flags(flag_values=flags.FLAGS):
       "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch. "
       "Default: 1 (0 in the quickstart).")
     d(flags.DEFINE_boolean, "deterministic", True,
-      "Enable TensorFlow op determinism (exact resume; may be slower on GPUs).")
+      "Enable TensorFlow op determinism (exact resume; may be slower on GPUs). "
+      "A --device_resident run under jax or torch runs no TensorFlow.")
 
 
 def define_flags(flag_values=flags.FLAGS):

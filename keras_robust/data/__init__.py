@@ -9,12 +9,17 @@
   tf.data; `DeviceAugmentation`, `augment_images`: the same with
   `keras.ops`, inside the model (no TensorFlow needed).
 - `make_pipelines`, `Pipelines`: the seeded, resumable training stream and
-  the test and false-label datasets.
+  the test and false-label datasets, in tf.data.
+- `make_resident_data`, `ResidentData`: the same streams with the whole
+  dataset on the accelerator, batched there (no TensorFlow needed).
+- `prepare_run_data`, `RunData`: what both start from: a dataset cut to
+  size, with its label noise.
 """
 
 import importlib
 
 from keras_robust.data.datasets import AUGMENTATION_POLICIES
+from keras_robust.data.datasets import DATA_SOURCES
 from keras_robust.data.datasets import DATASETS
 from keras_robust.data.datasets import Dataset
 from keras_robust.data.datasets import DatasetSpec
@@ -27,6 +32,11 @@ from keras_robust.data.noise import apply_label_noise
 from keras_robust.data.noise import asymmetric_noise
 from keras_robust.data.noise import pair_flip_transition
 from keras_robust.data.noise import symmetric_noise
+from keras_robust.data.resident import ResidentData
+from keras_robust.data.resident import epoch_permutation
+from keras_robust.data.resident import make_resident_data
+from keras_robust.data.run_data import RunData
+from keras_robust.data.run_data import prepare_run_data
 
 # The tf.data parts import TensorFlow on first use only, so that the
 # on-device path (`DeviceAugmentation`) runs where only jax or torch is.
@@ -46,19 +56,25 @@ def __getattr__(name):
 __all__ = [
     "AUGMENTATION_POLICIES",
     "DATASETS",
+    "DATA_SOURCES",
     "DeviceAugmentation",
     "Dataset",
     "DatasetSpec",
     "NOISE_KINDS",
     "Pipelines",
+    "ResidentData",
+    "RunData",
     "apply_label_noise",
     "asymmetric_noise",
     "augment_batch",
     "augment_images",
+    "epoch_permutation",
     "get_spec",
     "load_dataset",
     "make_pipelines",
+    "make_resident_data",
     "normalize",
     "pair_flip_transition",
+    "prepare_run_data",
     "symmetric_noise",
 ]

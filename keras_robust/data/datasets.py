@@ -13,6 +13,9 @@ import math
 import numpy as np
 
 AUGMENTATION_POLICIES = ("flip_crop", "crop_flip_rotate", "none")
+# Where `load_dataset` reads the paper's datasets from: TensorFlow Datasets,
+# or `keras.datasets` (the original archives, no TensorFlow needed).
+DATA_SOURCES = ("tfds", "keras")
 # Supplement 1: crops with zero padding 4, rotations up to 15 degrees.
 PADDING = 4
 MAX_DEGREES = 15.0
@@ -162,28 +165,52 @@ def get_spec(name):
     return DATASETS[name]
 
 
-def load_dataset(name, data_dir=None, download=True):
+def load_dataset(name, data_dir=None, download=True, source="tfds"):
     """Loads a dataset of `DATASETS` into memory.
 
-    CIFAR-10, CIFAR-100 and Fashion-MNIST come from TensorFlow Datasets
-    (`tfds.load(name, data_dir=data_dir, download=download)`; with
-    `download=False` a copy prepared before under `data_dir` or
-    `TFDS_DATA_DIR` is used). `"digits"` comes from scikit-learn's
-    `load_digits` (no network): values 0..16 are scaled to uint8 with
+    CIFAR-10, CIFAR-100 and Fashion-MNIST come from
+
+    - `source="tfds"` (default): TensorFlow Datasets
+      (`tfds.load(name, data_dir=data_dir, download=download)`; with
+      `download=False` a copy prepared before under `data_dir` or
+      `TFDS_DATA_DIR` is used);
+    - `source="keras"`: `keras.datasets` (the original archives, cached
+      under `$KERAS_HOME/datasets`), which needs no TensorFlow, e.g. on a
+      jax-only GPU machine. The images are the same, in the archives'
+      order, which differs from TFDS's: the same seed then draws the noise
+      on other images, so runs from the two sources are not bit-identical.
+
+    `"digits"` comes from scikit-learn's `load_digits` (no network) for
+    either source: values 0..16 are scaled to uint8 with
     `round(x * 255 / 16)` and split with a stratified, seeded split into
     1437 training and 360 test images.
 
     Args:
         name: One of `DATASETS`.
-        data_dir: TFDS data directory; `None` for the TFDS default.
+        data_dir: TFDS data directory; `None` for the TFDS default. Only
+            for `source="tfds"`.
         download: Whether TFDS may download and prepare the dataset.
+        source: One of `DATA_SOURCES`.
 
     Returns:
         A `Dataset` with uint8 NHWC images and int64 labels.
     """
     spec = get_spec(name)
+    if source not in DATA_SOURCES:
+        raise ValueError(
+            f"Unknown data source: source={source!r}. "
+            f"Known sources: {DATA_SOURCES}"
+        )
+    if source == "keras" and data_dir is not None:
+        raise ValueError(
+            "`data_dir` applies to source='tfds' only; keras.datasets caches "
+            "under $KERAS_HOME/datasets. Received: "
+            f"data_dir={data_dir!r} with source='keras'"
+        )
     if name == "digits":
         x_train, y_train, x_test, y_test = _load_digits()
+    elif source == "keras":
+        x_train, y_train, x_test, y_test = _load_keras_dataset(name)
     else:
         x_train, y_train = _load_tfds_split(name, "train", data_dir, download)
         x_test, y_test = _load_tfds_split(name, "test", data_dir, download)
@@ -200,6 +227,30 @@ def load_dataset(name, data_dir=None, download=True):
         x_test=x_test,
         y_test=y_test,
     )
+
+
+def _load_keras_dataset(name):
+    import keras
+
+    module = {
+        "cifar10": keras.datasets.cifar10,
+        "cifar100": keras.datasets.cifar100,
+        "fashion_mnist": keras.datasets.fashion_mnist,
+    }[name]
+    (x_train, y_train), (x_test, y_test) = module.load_data()
+
+    def images(array):
+        array = np.asarray(array, dtype=np.uint8)
+        if array.ndim == 3:  # Fashion-MNIST: (N, 28, 28)
+            return np.ascontiguousarray(array[..., np.newaxis])
+        if array.shape[1] in (1, 3) and array.shape[-1] not in (1, 3):
+            array = array.transpose(0, 2, 3, 1)  # image_data_format NCHW
+        return np.ascontiguousarray(array)
+
+    def labels(array):
+        return np.asarray(array).reshape(-1).astype(np.int64)
+
+    return images(x_train), labels(y_train), images(x_test), labels(y_test)
 
 
 def _load_tfds_split(name, split, data_dir, download):

@@ -45,77 +45,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_robust.data import augment as augment_lib
-from keras_robust.data.datasets import Dataset
 from keras_robust.data.datasets import DatasetSpec
-from keras_robust.data.noise import NOISE_KINDS
-from keras_robust.data.noise import apply_label_noise
+from keras_robust.data.run_data import SHUFFLE_STREAM
+from keras_robust.data.run_data import check_int
+from keras_robust.data.run_data import prepare_run_data
 
-# Random streams folded into the user's seed: one for the per-epoch
-# permutation, one for the per-batch augmentation draws.
-_SHUFFLE_STREAM = 0
+# The random stream of the per-batch augmentation draws, folded into the
+# user's seed next to the permutation's `SHUFFLE_STREAM`.
 _AUGMENT_STREAM = 1
-
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-    ):
-        kind = "a positive" if minimum == 1 else "a non-negative"
-        raise ValueError(
-            f"`{name}` must be {kind} integer. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _check_seed(seed):
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, (int, np.integer))
-        or not -(2**63) <= seed < 2**63
-    ):
-        raise ValueError(
-            f"`seed` must be an integer that fits in int64. Received: "
-            f"seed={seed!r}"
-        )
-    return int(seed)
-
-
-def _check_images(name, images, spec):
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.shape[1:] != tuple(spec.image_shape):
-        raise ValueError(
-            f"`{name}` must be a uint8 array of shape (N, "
-            f"{', '.join(str(size) for size in spec.image_shape)}) for "
-            f"dataset {spec.name!r}. Received: {name} with shape "
-            f"{images.shape} and dtype {images.dtype}"
-        )
-    return images
-
-
-def _check_labels(name, labels, num_images, num_classes):
-    labels = np.asarray(labels)
-    if (
-        labels.shape != (num_images,)
-        or not np.issubdtype(labels.dtype, np.integer)
-    ):
-        raise ValueError(
-            f"`{name}` must be a 1-D integer array with one label per image "
-            f"({num_images}). Received: {name} with shape {labels.shape} "
-            f"and dtype {labels.dtype}"
-        )
-    if labels.size:
-        bad = (labels < 0) | (labels >= num_classes)
-        if bad.any():
-            index = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"`{name}` must hold class indices in [0, {num_classes}). "
-                f"Received: {name}[{index}]={labels[index]} "
-                f"({int(bad.sum())} labels out of range, min "
-                f"{labels.min()}, max {labels.max()})"
-            )
-    return labels.astype(np.int32)
 
 
 def _on_cpu(array):
@@ -231,7 +168,7 @@ class Pipelines:
             normalised (`on_device=False`) or raw uint8 (`on_device=True`),
             labels the int32 `noisy_labels`.
         """
-        start_epoch = _check_int("start_epoch", start_epoch, 0)
+        start_epoch = check_int("start_epoch", start_epoch, 0)
         labels = self._tensor("noisy_labels", lambda: self.noisy_labels)
         num_examples = self.num_train_examples
         batch_size = self.batch_size
@@ -246,7 +183,7 @@ class Pipelines:
             normalization = (self.spec.mean, self.spec.std)
         else:
             images = self._tensor("x_train", lambda: self.x_train)
-        shuffle_key = tf.constant([self.seed, _SHUFFLE_STREAM], tf.int64)
+        shuffle_key = tf.constant([self.seed, SHUFFLE_STREAM], tf.int64)
         augment_key = tf.constant([self.seed, _AUGMENT_STREAM], tf.int64)
         fold_in = tf.random.experimental.stateless_fold_in
 
@@ -428,60 +365,16 @@ def make_pipelines(
             of the wrong shape or dtype, or labels outside `[0, c)`.
     """
     _keep_tensorflow_off_accelerators()
-    if not isinstance(dataset, Dataset):
-        raise ValueError(
-            "`dataset` must be a `keras_robust.data.Dataset` (see "
-            f"`load_dataset`). Received: dataset of type {type(dataset)}"
-        )
-    spec = dataset.spec
-    batch_size = _check_int("batch_size", batch_size, 1)
-    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
-    seed = _check_seed(seed)
-    if noise_kind not in NOISE_KINDS:
-        raise ValueError(
-            f"Unknown noise kind: noise_kind={noise_kind!r}. "
-            f"Known kinds: {NOISE_KINDS}"
-        )
-    x_train = _check_images("dataset.x_train", dataset.x_train, spec)
-    x_test = _check_images("dataset.x_test", dataset.x_test, spec)
-    y_train = _check_labels(
-        "dataset.y_train", dataset.y_train, len(x_train), spec.num_classes
-    )
-    y_test = _check_labels(
-        "dataset.y_test", dataset.y_test, len(x_test), spec.num_classes
-    )
-    if train_size is not None:
-        train_size = _check_int("train_size", train_size, 1)
-        if train_size > len(x_train):
-            raise ValueError(
-                f"`train_size` must be at most the number of training "
-                f"examples ({len(x_train)}). Received: "
-                f"train_size={train_size}"
-            )
-        x_train = x_train[:train_size]
-        y_train = y_train[:train_size]
-    if len(x_train) == 0:
-        raise ValueError(f"The training set of {spec.name!r} is empty.")
-    noisy_labels, noise_mask = apply_label_noise(
-        y_train,
-        noise_kind,
-        noise_rate,
-        spec.num_classes,
-        seed,
-        transition_matrix=transition_matrix,
-    )
-    return Pipelines(
-        spec=spec,
-        noisy_labels=noisy_labels.astype(np.int32),
-        noise_mask=np.asarray(noise_mask, dtype=bool),
+    run_data = prepare_run_data(
+        dataset,
         batch_size=batch_size,
-        steps_per_epoch=math.ceil(len(x_train) / batch_size),
-        on_device=bool(on_device),
-        augment=bool(augment),
+        noise_rate=noise_rate,
+        noise_kind=noise_kind,
         seed=seed,
         eval_batch_size=eval_batch_size,
-        x_train=np.ascontiguousarray(x_train),
-        y_train=y_train,
-        x_test=np.ascontiguousarray(x_test),
-        y_test=y_test,
+        transition_matrix=transition_matrix,
+        train_size=train_size,
+    )
+    return Pipelines(
+        **run_data.fields(), on_device=bool(on_device), augment=bool(augment)
     )
