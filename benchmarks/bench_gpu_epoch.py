@@ -10,9 +10,11 @@ the median time of the epochs after the first (which compiles):
 
 - `keras`: `zoo.resnet32` behind `keras_robust.data.DeviceAugmentation`
   (per-image flip and crop with zero padding 4, and normalisation, inside
-  the compiled train step) fed raw uint8 images; with `--device_resident`
-  (default) the whole training set is put on the accelerator once
-  (`jax.device_put`) and `model.fit` slices batches there.
+  the compiled train step), trained with `model.fit` as `recipes.train
+  --device_resident` does: `keras_robust.data.make_resident_data` puts the
+  uint8 training set on the accelerator once and gathers every batch there
+  (`--feed=resident`, default). `--feed=host` instead passes the NumPy
+  arrays to `fit`, which copies every batch from host memory.
 - `torch`: `benchmarks/torch_resnet32.py` on the same device, with the
   whole set on the device as float32 and no augmentation (less work than
   the Keras side), channels-last on a GPU.
@@ -56,7 +58,7 @@ def random_cifar(train_size, seed=0):
     return images, labels
 
 
-def keras_epochs(images, labels, epochs, device_resident, steps_per_execution):
+def keras_epochs(images, labels, epochs, feed, steps_per_execution):
     spec = data.get_spec("cifar10")
     keras.utils.set_random_seed(0)
     inputs = keras.Input(spec.image_shape, dtype="uint8")
@@ -67,15 +69,20 @@ def keras_epochs(images, labels, epochs, device_resident, steps_per_execution):
         loss=losses.CrossEntropy(from_logits=True),
         steps_per_execution=steps_per_execution,
     )
-    if device_resident and keras.backend.backend() == "jax":
-        import jax
-
-        images, labels = jax.device_put(images), jax.device_put(labels)
     clock = EpochClock()
-    model.fit(
-        images, labels, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
-        callbacks=[clock], verbose=0,
-    )
+    if feed == "resident":
+        dataset = data.Dataset(spec, images, labels, images[:BATCH_SIZE], labels[:BATCH_SIZE])
+        resident = data.make_resident_data(dataset, batch_size=BATCH_SIZE, noise_rate=0.0)
+        model.fit(
+            resident.train_dataset(), epochs=epochs,
+            steps_per_epoch=resident.steps_per_epoch, shuffle=False,
+            callbacks=[clock], verbose=0,
+        )
+    else:
+        model.fit(
+            images, labels, batch_size=BATCH_SIZE, epochs=epochs, shuffle=True,
+            callbacks=[clock], verbose=0,
+        )
     return clock.epoch_seconds()
 
 
@@ -118,21 +125,28 @@ def main():
     parser.add_argument("--train_size", type=int, default=50_000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--steps_per_execution", type=int, default=1)
-    parser.add_argument(
-        "--device_resident", action=argparse.BooleanOptionalAction, default=True
-    )
+    parser.add_argument("--feed", choices=("resident", "host"), default="resident")
     parser.add_argument("--skip_torch", action="store_true")
     args = parser.parse_args()
 
+    steps = -(-args.train_size // BATCH_SIZE)
+    if steps % args.steps_per_execution:
+        # Keras would train whole extra executions per epoch (see
+        # recipes.runner._check_steps_per_execution).
+        divisors = [d for d in range(1, min(steps, 64) + 1) if steps % d == 0]
+        parser.error(
+            f"--steps_per_execution must divide the {steps} steps per epoch; "
+            f"allowed up to 64: {divisors}"
+        )
     images, labels = random_cifar(args.train_size)
     print(
         f"backend {keras.backend.backend()}, {args.train_size} images, batch "
         f"{BATCH_SIZE}, {args.epochs} epochs (the first compiles)", flush=True,
     )
     keras_seconds = keras_epochs(
-        images, labels, args.epochs, args.device_resident, args.steps_per_execution
+        images, labels, args.epochs, args.feed, args.steps_per_execution
     )
-    print("keras epochs: " + ", ".join(f"{s:.2f}" for s in keras_seconds) + " s", flush=True)
+    print(f"keras ({args.feed} feed) epochs: " + ", ".join(f"{s:.2f}" for s in keras_seconds) + " s", flush=True)
     keras_median = statistics.median(keras_seconds[1:] or keras_seconds)
     if args.skip_torch:
         torch_median = None

@@ -25,6 +25,8 @@ class EpochClock(keras.callbacks.Callback):
             self.times.append(time.perf_counter())
 
     def on_epoch_end(self, epoch, logs=None):
+        # Waits for the epoch's last step on asynchronous backends (jax).
+        keras.ops.convert_to_numpy(self.model.optimizer.iterations.value)
         self.times.append(time.perf_counter())
 
     def epoch_seconds(self):

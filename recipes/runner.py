@@ -125,7 +125,10 @@ class RunConfig:
             (the paper augments for the ResNets only).
         mixed_precision: Keras dtype policy: `"float32"`,
             `"mixed_bfloat16"` or `"mixed_float16"`.
-        jit_compile: Passed to `model.compile` (XLA).
+        jit_compile: Compile the train step with XLA under TensorFlow, or
+            with `torch.compile` under torch (`model.compile(jit_compile=)`).
+            Under jax the step is always compiled (`jax.jit`): eager jax
+            is many times slower.
         steps_per_execution: Passed to `model.compile`.
         on_device_augmentation: Augment and normalise inside the model
             (`keras_robust.data.DeviceAugmentation`) instead of in tf.data.
@@ -691,7 +694,7 @@ def run(
             optimizer=optimizer,
             loss=loss,
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile,
+            jit_compile=config.jit_compile or keras.backend.backend() == "jax",
             steps_per_execution=config.steps_per_execution,
         )
 

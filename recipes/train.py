@@ -110,7 +110,8 @@ def define_run_flags(flag_values=flags.FLAGS):
     d(flags.DEFINE_enum, "mixed_precision", None, list(runner.MIXED_PRECISION_POLICIES),
       "Keras dtype policy. Default: float32.")
     d(flags.DEFINE_boolean, "jit_compile", None,
-      "Compile the train step with XLA. Default: off.")
+      "Compile the train step with XLA (tensorflow) or torch.compile (torch); "
+      "under jax it is always compiled. Default: off.")
     d(flags.DEFINE_integer, "steps_per_execution", None,
       "Batches per compiled call. Default: 1.", lower_bound=1)
     d(flags.DEFINE_boolean, "on_device_augmentation", None,

@@ -318,3 +318,23 @@ def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch):
     # Another seed draws other crops and orders.
     other = runner.run(dataclasses.replace(config, seed=1), tmp_path, verbose=0)
     assert other["history"]["train_loss"] != straight["history"]["train_loss"]
+
+
+class _RecordCompile(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.jit_compile = self.model.jit_compile
+
+
+def test_runner_compiles_the_step_under_jax(tmp_path, monkeypatch):
+    # jit_compile=False (the default, for TensorFlow's CPU) must not leave
+    # jax running the train step op by op.
+    fake = _indexed(num_train=32, num_test=8)
+    monkeypatch.setattr(runner.data, "load_dataset", lambda *args, **kwargs: fake)
+    config = runner.RunConfig.paper_defaults(
+        "cifar10", "mlp1024", "ce", epochs=1, batch_size=16,
+        learning_rate=0.01, device_resident=True,
+    )
+    assert not config.jit_compile
+    record = _RecordCompile()
+    runner.run(config, tmp_path, verbose=0, callbacks=[record])
+    assert record.jit_compile == (keras.backend.backend() == "jax")
