@@ -17,14 +17,21 @@ alternating round by round:
   fixed batch already in memory (`model.fit` on a repeated batch, no
   callbacks), i.e. the model's pure train-step time.
 
+`--feed` picks the run's data path: the tf.data stream with augmentation
+(default), tf.data with `DeviceAugmentation` in the model, or the
+device-resident data of `--device_resident` (which needs no TensorFlow, so
+`KERAS_BACKEND=jax python benchmarks/bench_epoch.py --feed resident` runs
+on a jax-only GPU machine).
+
 Epochs after the first of each run are timed (the first compiles); runs
 and pure-step fits alternate. Prints the medians and, on the last line, the ratio
 epoch / steps. Target: at most 1.15.
 
-    python benchmarks/bench_epoch.py [--rounds 2] [--epochs 4] [--eval_every 1]
+    python benchmarks/bench_epoch.py [--rounds 2] [--epochs 4] [--eval_every 1] [--feed tf.data]
 """
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -37,11 +44,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-import zoo  # noqa: E402
 from keras_robust import data  # noqa: E402
-from keras_robust import losses  # noqa: E402
 from recipes import runner  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -84,28 +88,32 @@ def time_run_epochs(dataset, config):
     return clock.epoch_seconds()[1:], per_epoch
 
 
-def time_pure_epochs(config, steps):
-    """Epoch seconds of `steps` train steps of the same model on one batch."""
+def time_pure_epochs(dataset, config, steps):
+    """Epoch seconds of `steps` train steps of the same model on one batch.
+
+    The model and its compilation are the runner's (`runner.build_model`,
+    `runner.compile_model`); the batch is the first one of the run's own
+    training stream, repeated from memory (on the device for a
+    `device_resident` run).
+    """
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
-    model = zoo.build(config.model, (32, 32, 3), 10)
-    model.compile(
-        optimizer=zoo.TorchSGD(
-            config.learning_rate, momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        ),
-        loss=losses.get(config.loss, from_logits=True, **config.loss_kwargs),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=config.jit_compile,
-    )
-    rng = np.random.default_rng(1)
-    images = rng.standard_normal((config.batch_size, 32, 32, 3)).astype(np.float32)
-    labels = rng.integers(0, 10, config.batch_size).astype(np.int32)
-    batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    with mock.patch.object(data, "load_dataset", lambda *args, **kwargs: dataset):
+        datasets = runner.load_datasets(config)
+    model = runner.build_model(config, datasets)
+    runner.compile_model(config, model)
+    if config.device_resident:
+        batch = datasets.train_dataset()[0]
+        batches = (batch for _ in itertools.count())
+    else:
+        import tensorflow as tf
+
+        batch = next(iter(datasets.train_dataset()))
+        batches = tf.data.Dataset.from_tensors(batch).repeat()
     clock = EpochClock()
     model.fit(
         batches, epochs=config.epochs, steps_per_epoch=steps, callbacks=[clock],
-        verbose=0,
+        verbose=0, shuffle=False,
     )
     return clock.epoch_seconds()[1:]
 
@@ -118,18 +126,28 @@ def main():
     parser.add_argument("--noise_rate", type=float, default=0.2)
     parser.add_argument("--eval_every", type=int, default=1)
     parser.add_argument("--loss", default="ce")
+    parser.add_argument(
+        "--feed", choices=("tf.data", "on_device_augmentation", "resident"),
+        default="tf.data",
+        help="tf.data: augmented in the tf.data stream (default); "
+        "on_device_augmentation: tf.data batches of raw images, augmented in "
+        "the model; resident: the whole set on the device (make_resident_data).",
+    )
     args = parser.parse_args()
 
     dataset = synthetic_cifar10(args.train_size)
     config = runner.RunConfig.paper_defaults(
         "cifar10", "resnet32", args.loss, noise_rate=args.noise_rate, seed=0,
         epochs=args.epochs, eval_every=args.eval_every,
+        on_device_augmentation=args.feed != "tf.data",
+        device_resident=args.feed == "resident",
     )
     steps = -(-args.train_size // config.batch_size)
     print(
         f"ResNet-32, batch {config.batch_size}, {args.train_size} training and "
         f"{len(dataset.y_test)} test images, noise {args.noise_rate}, "
-        f"eval_every {args.eval_every}: {steps} steps per epoch; "
+        f"eval_every {args.eval_every}, feed {args.feed}, backend "
+        f"{keras.backend.backend()}: {steps} steps per epoch; "
         f"{args.rounds} rounds of {args.epochs} epochs (the first one untimed)"
     )
     epochs, evaluations, pure = [], [], []
@@ -140,7 +158,7 @@ def main():
                 epochs += seconds
                 evaluations += evaluation
             else:
-                seconds = time_pure_epochs(config, steps)
+                seconds = time_pure_epochs(dataset, config, steps)
                 pure += seconds
             print(
                 f"  round {round_index + 1} {name:5s} epochs: "

@@ -620,6 +620,32 @@ def build_model(config, datasets):
     return keras.Model(inputs, network(images), name=f"{config.model}_augmented")
 
 
+def compile_model(config, model):
+    """Compiles `model` with the loss, `zoo.TorchSGD` and settings of `config`.
+
+    The loss takes logits (`from_logits=True`) with the run's output bias;
+    the metric is `accuracy`. Under jax the step is always jitted.
+    """
+    loss = robust_losses.get(
+        config.loss,
+        from_logits=True,
+        output_bias=config.output_bias,
+        **config.loss_kwargs,
+    )
+    optimizer = zoo.TorchSGD(
+        learning_rate=config.learning_rate_at(0),
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile or keras.backend.backend() == "jax",
+        steps_per_execution=config.steps_per_execution,
+    )
+
+
 def run(
     config,
     output_dir,
@@ -679,24 +705,7 @@ def run(
         datasets = load_datasets(config)
         _check_steps_per_execution(config, datasets.steps_per_epoch)
         model = build_model(config, datasets)
-        loss = robust_losses.get(
-            config.loss,
-            from_logits=True,
-            output_bias=config.output_bias,
-            **config.loss_kwargs,
-        )
-        optimizer = zoo.TorchSGD(
-            learning_rate=config.learning_rate_at(0),
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
-        model.compile(
-            optimizer=optimizer,
-            loss=loss,
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile or keras.backend.backend() == "jax",
-            steps_per_execution=config.steps_per_execution,
-        )
+        compile_model(config, model)
 
         initial_epoch = 0
         history = _empty_history()
