@@ -32,6 +32,29 @@ until the grid is done, then any number of workers:
     KERASTUNER_ORACLE_PORT=8000 \
         python -m recipes.sweep --table=table2 --output_dir=/shared/table2
 
+One accelerator, several runs: when one run cannot fill the device (the
+MLP at batch 32 leaves a GPU mostly idle), `--workers=k` trains k runs at
+the same time on this machine. The process then only launches: it starts
+a chief on a free port of 127.0.0.1 and k workers (tuner0 ... tuner{k-1}),
+each `python -m recipes.sweep` with the same flags, relays their output
+with a `[tuner_id]` prefix, waits for all of them (stopping the others if
+one fails or on Ctrl-C) and prints the table:
+
+    python -m recipes.sweep --table=table2 --models=mlp1024 \
+        --output_dir=runs/table2 --workers=3
+
+Every child gets `XLA_PYTHON_CLIENT_PREALLOCATE=false` (jax would take 75 %
+of the GPU's memory per process) and `TF_FORCE_GPU_ALLOW_GROWTH=true`
+(TensorFlow would take all of it), unless the environment sets them.
+The children's CPU threads are not capped (a cap set in the environment,
+e.g. `TF_NUM_INTRAOP_THREADS=1 OMP_NUM_THREADS=1`, reaches every child):
+on a 2-core CPU, one thread per run gave no consistent gain in the
+aggregate throughput of k runs. Whether k
+runs pay, and which k, depends on the device and the model:
+`benchmarks/bench_shared_device.py` measures the aggregate throughput of
+k concurrent runs. The launched processes are an ordinary chief and
+workers, so stopping and restarting resumes as above.
+
 Each run is one trial of a `GridSearch` oracle whose single hyperparameter
 is `hp.Choice("run", [run ids])`; `run_trial` calls `recipes.runner.run`
 (which skips finished runs) and reports the run's final test accuracy as
@@ -44,7 +67,11 @@ files at any time. Every trial appends one line to
 import hashlib
 import math
 import os
+import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -70,6 +97,15 @@ DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 LOG_FILENAME = "sweep_log.jsonl"
 TUNER_DIRNAME = "tuner"
 OBJECTIVE = "test_accuracy"
+# The variables that make a process a chief or worker of a distributed sweep.
+DISTRIBUTED_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+# Settings that let several processes share one accelerator (an explicit
+# value in the environment wins): jax preallocates 75 % of a GPU's memory
+# per process, TensorFlow all of it.
+SHARING_ENV = {
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+}
 _Status = keras_tuner.engine.trial.TrialStatus
 
 
@@ -116,6 +152,14 @@ def define_flags(flag_values=flags.FLAGS):
     )
     flags.DEFINE_boolean(
         "report_only", False, "Print the table from the results files and exit.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "workers", 1,
+        "How many runs train at the same time on this machine, sharing its "
+        "accelerator. With more than 1 (and no KERASTUNER_* variables set) "
+        "this process starts a local keras-tuner chief and that many workers.",
+        lower_bound=1,
         flag_values=flag_values,
     )
 
@@ -390,6 +434,185 @@ def run_sweep(configs, output_dir, *, name="sweep", verbose=1, deterministic=Tru
 
 
 # ---------------------------------------------------------------------------
+# Several runs on one machine.
+# ---------------------------------------------------------------------------
+
+
+def check_workers(workers):
+    """Raises ValueError unless `workers` (of `--workers`) is an integer >= 1."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {workers!r}.")
+
+
+def worker_environments(workers, port, base_env=None):
+    """The environments of a local chief and `workers` workers.
+
+    Args:
+        workers: Number of workers (>= 1).
+        port: The chief's port on 127.0.0.1.
+        base_env: The environment to start from (default: `os.environ`).
+            Its `SHARING_ENV` values win over ours; its `KERASTUNER_*`
+            values are replaced.
+
+    Returns:
+        A list of `workers + 1` new dicts: the chief's environment
+        (`KERASTUNER_TUNER_ID=chief`, no GPU visible: it trains nothing),
+        then those of tuner0, tuner1, ...
+    """
+    check_workers(workers)
+    base_env = dict(os.environ if base_env is None else base_env)
+    environments = []
+    for tuner_id in ["chief"] + [f"tuner{index}" for index in range(workers)]:
+        env = dict(base_env)
+        for name, value in SHARING_ENV.items():
+            env.setdefault(name, value)
+        env.update(
+            KERASTUNER_TUNER_ID=tuner_id,
+            KERASTUNER_ORACLE_IP="127.0.0.1",
+            KERASTUNER_ORACLE_PORT=str(port),
+        )
+        if tuner_id == "chief":
+            # The chief only hands out runs: no CUDA context on the GPU.
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        environments.append(env)
+    return environments
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _without_workers_flag(args):
+    """`args` without any `--workers` flag (`--workers=k` or `--workers k`)."""
+    kept = []
+    skip_value = False
+    for arg in args:
+        if skip_value:
+            skip_value = False
+            continue
+        name = arg.lstrip("-").split("=", 1)[0]
+        if arg.startswith("-") and name == "workers":
+            skip_value = "=" not in arg
+            continue
+        kept.append(arg)
+    return kept
+
+
+def _relay(stream, prefix, out):
+    """Copies the lines of a child's output to `out`, each after `prefix`."""
+    for line in iter(stream.readline, ""):
+        out.write(prefix + line)
+        out.flush()
+    stream.close()
+
+
+def _stop(processes, grace_seconds=10.0):
+    """Terminates the running `processes`, then kills those that linger."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def launch_local_workers(argv, workers, *, port=None, out=None, poll_seconds=0.5):
+    """Runs a sweep as a local chief and `workers` workers; returns the status.
+
+    Starts `python -m recipes.sweep <argv[1:] without --workers> --workers=1`
+    once as the chief and once per worker, with the environments of
+    `worker_environments` and the repository on `PYTHONPATH`, relays their
+    output to `out` line by line (each line after `[chief] `, `[tuner0] `,
+    ...) and waits for all of them. If one exits with an error, or on
+    KeyboardInterrupt or SIGTERM, it terminates the others.
+
+    Args:
+        argv: The command line of this process (`sys.argv`); argv[0] is
+            dropped.
+        workers: Number of workers (>= 1).
+        port: The chief's port (default: a free one).
+        out: Where the children's output goes (default: `sys.stdout`).
+        poll_seconds: How often to check the children.
+
+    Returns:
+        0 if every child succeeded, else the exit status of the first one
+        that failed (a negative status: killed by that signal).
+    """
+    check_workers(workers)
+    out = sys.stdout if out is None else out
+    port = free_port() if port is None else port
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    base_env = dict(os.environ)
+    base_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [repo, base_env.get("PYTHONPATH")])
+    )
+    # The children unbuffered, so that their lines arrive as they print them.
+    base_env.setdefault("PYTHONUNBUFFERED", "1")
+    # The trailing --workers=1 also overrides a --workers of a --flagfile.
+    command = [sys.executable, "-m", "recipes.sweep"]
+    command += _without_workers_flag(argv[1:]) + ["--workers=1"]
+
+    processes, relays = {}, []
+    handles_sigterm = threading.current_thread() is threading.main_thread()
+    if handles_sigterm:
+
+        def on_sigterm(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        for env in worker_environments(workers, port, base_env):
+            tuner_id = env["KERASTUNER_TUNER_ID"]
+            process = subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+            processes[tuner_id] = process
+            relay = threading.Thread(
+                target=_relay, args=(process.stdout, f"[{tuner_id}] ", out), daemon=True
+            )
+            relay.start()
+            relays.append(relay)
+        status = 0
+        while True:
+            codes = {tuner_id: p.poll() for tuner_id, p in processes.items()}
+            failed = [tuner_id for tuner_id, code in codes.items() if code]
+            if failed:
+                status = codes[failed[0]]
+                print(
+                    f"{failed[0]} exited with status {status}; stopping the others.",
+                    file=sys.stderr,
+                )
+                break
+            if all(code == 0 for code in codes.values()):
+                break
+            time.sleep(poll_seconds)
+    finally:
+        _stop(processes.values())
+        for relay in relays:
+            relay.join(timeout=10.0)
+        if handles_sigterm:
+            # None: a handler not set from Python, which cannot be restored.
+            signal.signal(
+                signal.SIGTERM,
+                signal.SIG_DFL if previous_sigterm is None else previous_sigterm,
+            )
+    return status
+
+
+# ---------------------------------------------------------------------------
 # Report.
 # ---------------------------------------------------------------------------
 
@@ -474,14 +697,37 @@ def configs_from_flags(flag_values=flags.FLAGS):
     )
 
 
-def sweep_from_flags(flag_values=flags.FLAGS):
-    """Runs the sweep of the flags (or only reports it)."""
+def sweep_from_flags(flag_values=flags.FLAGS, argv=None):
+    """Runs the sweep of the flags (or only reports it).
+
+    With `--workers` above 1 the sweep runs in a local chief and workers
+    (`launch_local_workers`) started with the flags of `argv` (default:
+    `sys.argv`); SystemExit with the status of the first that failed.
+    """
     try:
         configs = configs_from_flags(flag_values)
+        check_workers(flag_values.workers)
     except ValueError as error:
         raise app.UsageError(str(error)) from error
     output_dir = flag_values.output_dir or os.path.join("runs", flag_values.table)
-    if not flag_values.report_only:
+    if flag_values.workers > 1 and not flag_values.report_only:
+        distributed = [name for name in DISTRIBUTED_ENV if name in os.environ]
+        if distributed:
+            raise app.UsageError(
+                f"--workers={flag_values.workers} starts its own chief and "
+                f"workers, but {', '.join(distributed)} is set: unset it, or "
+                "leave out --workers to join that chief."
+            )
+        print(
+            f"{flag_values.table}: {len(configs)} runs in {output_dir}, "
+            f"{flag_values.workers} at a time"
+        )
+        status = launch_local_workers(
+            sys.argv if argv is None else argv, flag_values.workers
+        )
+        if status:
+            raise SystemExit(status if status > 0 else 128 - status)
+    elif not flag_values.report_only:
         print(f"{flag_values.table}: {len(configs)} runs in {output_dir}")
         run_sweep(
             configs,
