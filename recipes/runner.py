@@ -32,7 +32,8 @@ Resumability:
   checkpointed atomically under `<output_dir>/<run_id>/checkpoint/`. A run
   killed mid-way resumes from its last finished epoch and, since every
   epoch of the data stream depends only on `(seed, epoch)`
-  (`keras_robust.data.make_pipelines`) and ops are deterministic
+  (`keras_robust.data.make_pipelines`, or `make_resident_data` with
+  `device_resident=True`) and ops are deterministic
   (`deterministic=True`), ends with the same metrics as an uninterrupted
   run. The checkpoint is deleted once results.json is written.
 

@@ -287,13 +287,25 @@ def test_fused_batch_norm_equals_keras_batch_norm(spatial):
         np.testing.assert_allclose(
             np.asarray(actual), np.asarray(expected), rtol=1e-5, atol=1e-4
         )
-    # Inference uses the moving statistics, through Keras's own code.
+    # Inference uses the moving statistics (fused too), as does a frozen
+    # layer in training; neither updates them.
+    moving = [np.asarray(fused.moving_mean), np.asarray(fused.moving_variance)]
+    for training in (False, None):
+        np.testing.assert_allclose(
+            np.asarray(fused(x, training=training)),
+            np.asarray(reference(x, training=training)),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+    fused.trainable = reference.trainable = False
     np.testing.assert_allclose(
-        np.asarray(fused(x, training=False)),
-        np.asarray(reference(x, training=False)),
-        rtol=1e-6,
-        atol=1e-6,
+        np.asarray(fused(x, training=True)),
+        np.asarray(reference(x, training=True)),
+        rtol=1e-5,
+        atol=1e-5,
     )
+    for before, after in zip(moving, (fused.moving_mean, fused.moving_variance)):
+        np.testing.assert_array_equal(np.asarray(after), before)
 
 
 @pytest.mark.backend_independent
