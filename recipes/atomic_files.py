@@ -1,6 +1,6 @@
 """Safe file writes: a reader sees the old file or the new one, never half.
 
-`write_text`, `write_json` and `save_figure` go through a temporary file in
+`write_text`, `write_json`, `write_bytes` and `save_figure` go through a temporary file in
 the target's directory, flushed to disk, then `os.replace` (atomic on POSIX
 and Windows). On any error, interruption included, the temporary file is
 removed and the error propagates. `append_json_line` adds one line to a
@@ -33,6 +33,15 @@ def write_text(path, text):
     with _temporary_beside(path, os.path.basename(path)) as temporary:
         with open(temporary, "w", encoding="utf-8") as file:
             file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def write_bytes(path, write):
+    """Calls `write(file)` on a binary file that becomes `path` atomically."""
+    with _temporary_beside(path, os.path.basename(path)) as temporary:
+        with open(temporary, "wb") as file:
+            write(file)
             file.flush()
             os.fsync(file.fileno())
 

@@ -148,6 +148,44 @@ def test_run_resumes_to_identical_results(tmp_path):
     assert 0.0 <= straight["final"]["false_label_accuracy"] <= 1.0
 
 
+def _built_model(config):
+    keras.backend.clear_session()
+    datasets = runner.load_datasets(config)
+    model = runner.build_model(config, datasets)
+    runner.compile_model(config, model)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def test_checkpoint_files_and_keras_weights_checkpoints_resume(tmp_path):
+    config = tiny_config()
+    straight = runner.run(config, tmp_path / "straight", verbose=0)
+    killed_dir = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(config, killed_dir, verbose=0, callbacks=[_KillAfter(2)])
+    checkpoint = killed_dir / config.run_id / "checkpoint"
+    assert sorted(os.listdir(checkpoint)) == ["epoch-00002.variables.npz", "state.json"]
+
+    # A checkpoint of keras-robust 0.1 (Keras .weights.h5) still resumes.
+    model = _built_model(config)
+    runner._load_variables(model, str(checkpoint / "epoch-00002.variables.npz"))
+    model.save_weights(str(checkpoint / "epoch-00002.weights.h5"))
+    os.remove(checkpoint / "epoch-00002.variables.npz")
+    state = json.loads((checkpoint / "state.json").read_text())
+    state["weights"] = "epoch-00002.weights.h5"
+    (checkpoint / "state.json").write_text(json.dumps(state))
+    _assert_same_history(runner.run(config, killed_dir, verbose=0), straight)
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    config = tiny_config()
+    path = str(tmp_path / "variables.npz")
+    runner._save_variables(_built_model(config), path)
+    other = _built_model(dataclasses.replace(config, model="resnet32"))
+    with pytest.raises(ValueError, match="other variables than the model's"):
+        runner._load_variables(other, path)
+
+
 def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
     every_epoch = runner.run(tiny_config(epochs=3), tmp_path / "a", verbose=0)
     sparse = runner.run(tiny_config(epochs=3, eval_every=2), tmp_path / "b", verbose=0)
