@@ -35,23 +35,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import resnet_cifar  # noqa: E402
 
 EVAL_BATCH_SIZE = 1000
 
 
 def build(keras_batch_norm):
-    fused_batch_norm = resnet_cifar.batch_norm
-    if keras_batch_norm:
-        resnet_cifar.batch_norm = lambda x, name: keras.layers.BatchNormalization(
-            momentum=resnet_cifar.BATCH_NORM_MOMENTUM,
-            epsilon=resnet_cifar.BATCH_NORM_EPSILON,
-            name=name,
-        )(x)
-    try:
-        model = zoo.resnet32((32, 32, 3), 10)
-    finally:
-        resnet_cifar.batch_norm = fused_batch_norm
+    model = common.resnet32(keras_batch_norm=keras_batch_norm)
     model.compile(
         optimizer=zoo.TorchSGD(0.1, momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

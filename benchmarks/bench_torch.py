@@ -73,21 +73,10 @@ def keras_step(jit_compile, keras_batch_norm=False):
     import numpy as np
 
     import zoo
-    from zoo import resnet_cifar
 
     keras.utils.set_random_seed(0)
     images, labels = _batch()
-    fused_batch_norm = resnet_cifar.batch_norm
-    if keras_batch_norm:
-        resnet_cifar.batch_norm = lambda x, name: keras.layers.BatchNormalization(
-            momentum=resnet_cifar.BATCH_NORM_MOMENTUM,
-            epsilon=resnet_cifar.BATCH_NORM_EPSILON,
-            name=name,
-        )(x)
-    try:
-        model = zoo.resnet32(IMAGE_SHAPE, NUM_CLASSES)
-    finally:
-        resnet_cifar.batch_norm = fused_batch_norm
+    model = common.resnet32(IMAGE_SHAPE, NUM_CLASSES, keras_batch_norm)
     model.compile(
         optimizer=zoo.TorchSGD(
             LEARNING_RATE, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
