@@ -45,8 +45,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_robust.data import augment as augment_lib
-from keras_robust.data.datasets import DatasetSpec
 from keras_robust.data.run_data import SHUFFLE_STREAM
+from keras_robust.data.run_data import RunData
 from keras_robust.data.run_data import check_int
 from keras_robust.data.run_data import prepare_run_data
 
@@ -62,60 +62,23 @@ def _on_cpu(array):
 
 
 @dataclasses.dataclass(eq=False)
-class Pipelines:
+class Pipelines(RunData):
     """The tf.data pipelines of one training run; see `make_pipelines`.
 
+    A `RunData` (arrays, label noise, batch geometry, `augment`) whose
+    `noisy_labels` the training stream yields, plus:
+
     Attributes:
-        spec: The dataset's `DatasetSpec`.
-        noisy_labels: int32 `(N,)` training labels after label noise; the
-            labels the training stream yields.
-        noise_mask: bool `(N,)`, `True` for the training examples whose
-            label was re-drawn (symmetric noise; about `1 / c` of them kept
-            their true label by chance) or, for asymmetric and pair-flip
-            noise, whose noisy label differs from the true one.
-        batch_size: Training batch size.
-        steps_per_epoch: `ceil(N / batch_size)`: the last batch of an
-            epoch is smaller when `batch_size` does not divide `N` (no
-            example is dropped). Pass it to `model.fit(steps_per_epoch=...)`.
         on_device: Whether the datasets yield raw uint8 images for a model
-            that starts with `DeviceAugmentation`.
-        augment: Whether the training stream is augmented with
-            `spec.augmentation` (only used with `on_device=False`).
-        seed: The seed of the label noise, shuffling and augmentation.
-        eval_batch_size: Batch size of `test_dataset` and
-            `false_label_dataset`.
-        x_train: uint8 training images `(N, height, width, channels)`.
-        y_train: int32 true training labels `(N,)`.
-        x_test: uint8 test images.
-        y_test: int32 test labels.
+            that starts with `DeviceAugmentation` (`device_augmentation()`);
+            otherwise they yield normalised images, the training stream
+            augmented in tf.data when `augment` is set.
     """
 
-    spec: DatasetSpec
-    noisy_labels: np.ndarray
-    noise_mask: np.ndarray
-    batch_size: int
-    steps_per_epoch: int
-    on_device: bool
-    augment: bool = True
-    seed: int = 0
-    eval_batch_size: int = 1000
-    x_train: np.ndarray = dataclasses.field(default=None, repr=False)
-    y_train: np.ndarray = dataclasses.field(default=None, repr=False)
-    x_test: np.ndarray = dataclasses.field(default=None, repr=False)
-    y_test: np.ndarray = dataclasses.field(default=None, repr=False)
+    on_device: bool = False
 
     def __post_init__(self):
         self._tensors = {}
-
-    @property
-    def num_train_examples(self):
-        """Number of training examples `N`."""
-        return int(self.noisy_labels.shape[0])
-
-    @property
-    def noise_fraction(self):
-        """Fraction of training examples with `noise_mask` set."""
-        return float(self.noise_mask.mean()) if self.noise_mask.size else 0.0
 
     def _tensor(self, key, make_array):
         # Converted once and shared by all datasets of this object.
@@ -277,26 +240,6 @@ class Pipelines:
             _on_cpu(self.x_train[index]), _on_cpu(self.y_train[index])
         )
 
-    def device_augmentation(self, **kwargs):
-        """A `DeviceAugmentation` layer matching these pipelines.
-
-        It normalises with the spec's constants and, when `augment` is
-        set, applies `spec.augmentation` during training (policy `"none"`
-        otherwise). Put it first in a model fed by `on_device=True`
-        pipelines.
-
-        Args:
-            **kwargs: Passed on to `DeviceAugmentation` (e.g. `seed`).
-
-        Returns:
-            A `DeviceAugmentation` layer.
-        """
-        from keras_robust.data.device_augment import DeviceAugmentation
-
-        policy = self.spec.augmentation if self.augment else "none"
-        kwargs.setdefault("seed", self.seed)
-        return DeviceAugmentation.from_spec(self.spec, policy=policy, **kwargs)
-
 
 def _keep_tensorflow_off_accelerators():
     """With the jax or torch backend, tf.data must not take the GPU's memory."""
@@ -371,10 +314,9 @@ def make_pipelines(
         noise_rate=noise_rate,
         noise_kind=noise_kind,
         seed=seed,
+        augment=augment,
         eval_batch_size=eval_batch_size,
         transition_matrix=transition_matrix,
         train_size=train_size,
     )
-    return Pipelines(
-        **run_data.fields(), on_device=bool(on_device), augment=bool(augment)
-    )
+    return Pipelines(**run_data.fields(), on_device=bool(on_device))

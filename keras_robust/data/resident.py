@@ -44,7 +44,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_robust.data.device_augment import DeviceAugmentation
 from keras_robust.data.run_data import SHUFFLE_STREAM
 from keras_robust.data.run_data import RunData
 from keras_robust.data.run_data import check_int
@@ -135,21 +134,18 @@ class _EvalBatches(keras.utils.PyDataset):
 class ResidentData(RunData):
     """One run's data on the accelerator; see `make_resident_data`.
 
-    A `RunData` (host arrays, noise, batch geometry) plus the device copies,
-    with the interface of `Pipelines` with `on_device=True`
+    A `RunData` (host arrays, noise, batch geometry, `augment`) plus the
+    device copies, with the interface of `Pipelines` with `on_device=True`
     (`train_dataset`, `test_dataset`, `false_label_dataset`,
     `device_augmentation`), returning `keras.utils.PyDataset`s of raw uint8
     images.
 
     Attributes:
-        augment: Whether `device_augmentation()` applies the dataset's
-            supplement-1 policy in training (else it only normalises).
         device_arrays: The device tensors: `x_train`, `noisy_labels`,
             `y_train` (true labels), `x_test`, `y_test`, and
             `false_label_index` (int32 rows of `noise_mask`).
     """
 
-    augment: bool = True
     on_device = True
 
     def __post_init__(self):
@@ -164,17 +160,6 @@ class ResidentData(RunData):
                 np.flatnonzero(self.noise_mask).astype(np.int32)
             ),
         }
-
-    @property
-    def num_train_examples(self):
-        """Number of training examples `N`."""
-        return int(self.noisy_labels.shape[0])
-
-    @property
-    def noise_fraction(self):
-        """Fraction of training examples with `noise_mask` set."""
-        mask = self.noise_mask
-        return float(mask.mean()) if mask.size else 0.0
 
     def train_dataset(self, start_epoch=0):
         """The infinite training stream, from epoch `start_epoch` on.
@@ -226,22 +211,6 @@ class ResidentData(RunData):
             index=arrays["false_label_index"],
         )
 
-    def device_augmentation(self, **kwargs):
-        """The `DeviceAugmentation` layer that the model must start with.
-
-        Normalises with the spec's constants and, when `augment` is set,
-        applies `spec.augmentation` during training (policy `"none"`
-        otherwise).
-
-        Args:
-            **kwargs: Passed on to `DeviceAugmentation` (default `seed`: the
-                run's seed).
-        """
-        spec = self.spec
-        kwargs.setdefault("seed", self.seed)
-        policy = spec.augmentation if self.augment else "none"
-        return DeviceAugmentation.from_spec(spec, policy=policy, **kwargs)
-
 
 def make_resident_data(
     dataset,
@@ -274,8 +243,9 @@ def make_resident_data(
         noise_rate=noise_rate,
         noise_kind=noise_kind,
         seed=seed,
+        augment=augment,
         eval_batch_size=eval_batch_size,
         transition_matrix=transition_matrix,
         train_size=train_size,
     )
-    return ResidentData(**run_data.fields(), augment=bool(augment))
+    return ResidentData(**run_data.fields())

@@ -104,6 +104,8 @@ class RunData:
         y_train: int32 true training labels `(N,)`.
         x_test: uint8 test images.
         y_test: int32 test labels.
+        augment: Whether the training images get `spec.augmentation`
+            (supplement 1; the paper augments for the ResNets only).
     """
 
     spec: DatasetSpec
@@ -117,6 +119,7 @@ class RunData:
     y_train: np.ndarray = dataclasses.field(repr=False)
     x_test: np.ndarray = dataclasses.field(repr=False)
     y_test: np.ndarray = dataclasses.field(repr=False)
+    augment: bool = True
 
     def fields(self):
         """The attributes as a dict (shallow: the arrays are not copied)."""
@@ -124,6 +127,37 @@ class RunData:
             field.name: getattr(self, field.name)
             for field in dataclasses.fields(self)
         }
+
+    @property
+    def num_train_examples(self):
+        """Number of training examples `N`."""
+        return int(self.noisy_labels.shape[0])
+
+    @property
+    def noise_fraction(self):
+        """Fraction of training examples with `noise_mask` set."""
+        return float(self.noise_mask.mean()) if self.noise_mask.size else 0.0
+
+    def device_augmentation(self, **kwargs):
+        """The `DeviceAugmentation` layer for a model fed raw uint8 images.
+
+        It normalises with the spec's constants and, when `augment` is
+        set, applies `spec.augmentation` during training (policy `"none"`
+        otherwise). Put it first in a model fed by `make_resident_data` or
+        `make_pipelines(..., on_device=True)`.
+
+        Args:
+            **kwargs: Passed on to `DeviceAugmentation` (default `seed`: the
+                run's seed).
+
+        Returns:
+            A `DeviceAugmentation` layer.
+        """
+        from keras_robust.data.device_augment import DeviceAugmentation
+
+        policy = self.spec.augmentation if self.augment else "none"
+        kwargs.setdefault("seed", self.seed)
+        return DeviceAugmentation.from_spec(self.spec, policy=policy, **kwargs)
 
 
 def prepare_run_data(
@@ -133,6 +167,7 @@ def prepare_run_data(
     noise_rate,
     noise_kind="symmetric",
     seed=0,
+    augment=True,
     eval_batch_size=1000,
     transition_matrix=None,
     train_size=None,
@@ -147,6 +182,7 @@ def prepare_run_data(
             `"pair_flip"`; see `noise.apply_label_noise`.
         seed: Integer seed of the noise (and of the run's shuffling and
             augmentation, which the feeding path derives from it).
+        augment: Whether the training images are to be augmented.
         eval_batch_size: Positive int, batch size of the test and
             false-label data.
         transition_matrix: Optional `(c, c)` row-stochastic matrix for
@@ -215,4 +251,5 @@ def prepare_run_data(
         y_train=y_train,
         x_test=np.ascontiguousarray(x_test),
         y_test=y_test,
+        augment=bool(augment),
     )
