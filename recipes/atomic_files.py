@@ -1,9 +1,9 @@
 """Safe file writes: a reader sees the old file or the new one, never half.
 
-`write_text`, `write_json`, `write_bytes` and `save_figure` go through a temporary file in
-the target's directory, flushed to disk, then `os.replace` (atomic on POSIX
-and Windows). On any error, interruption included, the temporary file is
-removed and the error propagates. `append_json_line` adds one line to a
+`write_text`, `write_json`, `write_bytes` and `save_figure` go through a
+temporary file in the target's directory, flushed to disk, then
+`os.replace` (atomic on POSIX and Windows). On any error, interruption
+included, the temporary file is removed and the error propagates. `append_json_line` adds one line to a
 log with a single `O_APPEND` write, which concurrent workers may share.
 """
 
@@ -30,11 +30,7 @@ def _temporary_beside(path, suffix):
 
 def write_text(path, text):
     """Writes `text` (UTF-8) to `path` atomically."""
-    with _temporary_beside(path, os.path.basename(path)) as temporary:
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
+    write_bytes(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def write_bytes(path, write):
