@@ -32,10 +32,11 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
 BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(BENCHMARKS))
 sys.path.insert(0, BENCHMARKS)
+import common  # noqa: E402
+
+common.setup("jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -28,8 +28,13 @@ the rounds) lies above target too, or its own cost implies a ratio above
 target. The last line gives the worst measured and implied ratios and
 PASS/MISS.
 
+It first prints the CPU (model, vector extensions) and whether
+TensorFlow's oneDNN kernels are on (the recipes' default: `common.setup`
+imports `recipes`).
+
 Run: `python benchmarks/bench_losses.py` (about 2-3 minutes on 2 idle
-cores); `--rounds`, `--jit`.
+cores); `--rounds`, `--jit`. To stand in for a CPU without AVX-512, run it
+with `ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2` in the environment.
 """
 
 import argparse
@@ -125,6 +130,7 @@ def main():
         "--only", help="comma-separated loss names (keras-ce always runs)"
     )
     args = parser.parse_args()
+    print(common.machine_summary())
 
     rng = np.random.default_rng(0)
     images = tf.constant(rng.normal(size=(BATCH, 32, 32, 3)), "float32")

@@ -17,12 +17,11 @@ option (> 1: the option pays). The recipes expose each as a flag
 """
 
 import argparse
-import os
 import statistics
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import common
+
+common.setup("tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,7 +30,6 @@ import tensorflow as tf  # noqa: E402
 import zoo  # noqa: E402
 from keras_robust import losses  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from epoch_clock import EpochClock  # noqa: E402
 
 CANDIDATES = {

@@ -16,16 +16,88 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def setup(backend="tensorflow"):
-    """Puts the repository on `sys.path`, picks the backend, quietens TF.
+# `--max_isa` values: the instruction sets a CPU without AVX-512 offers, for
+# oneDNN (TensorFlow's and PyTorch's kernels) and for PyTorch's own ATen
+# kernels.
+EMULATED_ISAS = {
+    "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+}
 
-    Call before anything imports Keras. An explicit `KERAS_BACKEND` in the
-    environment wins.
+
+def setup(backend="tensorflow", max_isa=None):
+    """Puts the repository on `sys.path`, picks the backend, and applies
+    what every recipe sets up (`import recipes`: TensorFlow's oneDNN kernels
+    on unless `TF_ENABLE_ONEDNN_OPTS` is set, start-up logging quiet).
+
+    Call before anything imports Keras, TensorFlow or PyTorch. An explicit
+    `KERAS_BACKEND` in the environment wins. `max_isa="avx2"` caps oneDNN and
+    PyTorch at AVX2 (`EMULATED_ISAS`), which stands in for a CPU without
+    AVX-512; subprocesses inherit it.
     """
     if REPO_ROOT not in sys.path:
         sys.path.insert(0, REPO_ROOT)
     os.environ.setdefault("KERAS_BACKEND", backend)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if max_isa is not None:
+        os.environ.update(EMULATED_ISAS[max_isa])
+    import recipes  # noqa: F401
+
+
+def cpu_model():
+    """The CPU's model name, from /proc/cpuinfo ("unknown" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def vector_extensions():
+    """The SIMD extensions the CPU reports that matter for these kernels."""
+    interesting = (
+        "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
+        "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16",
+    )
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [name for name in interesting if name in flags]
+    except OSError:
+        pass
+    return []
+
+
+def tensorflow_onednn_enabled():
+    """Whether TensorFlow runs its oneDNN kernels in this process (None
+    when TensorFlow is not installed)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def machine_summary():
+    """One line: CPU model, cores, vector extensions, oneDNN state, ISA cap."""
+    onednn = tensorflow_onednn_enabled()
+    onednn = {None: "no TensorFlow", True: "on", False: "off"}[onednn]
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+    line = (
+        f"CPU: {cpu_model()}, {num_cores()} cores, "
+        f"{' '.join(vector_extensions()) or 'no SIMD flags read'}; "
+        f"TensorFlow oneDNN {onednn} (TF_ENABLE_ONEDNN_OPTS={setting})"
+    )
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if cap:
+        line += (
+            f"; emulating a CPU without AVX-512: ONEDNN_MAX_CPU_ISA={cap}, "
+            f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY')}"
+        )
+    return line
 
 
 def resnet32(input_shape=(32, 32, 3), num_classes=10, keras_batch_norm=False):

@@ -1,0 +1,77 @@
+"""What importing `recipes` sets up for TensorFlow (issue 13).
+
+Each case runs in a fresh interpreter: TensorFlow reads these variables
+once, when it is imported.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_PRINT_ONEDNN = (
+    "import os, recipes\n"
+    # TensorFlow's own record of whether its oneDNN kernels are on.
+    "from tensorflow.python.util import _pywrap_util_port\n"
+    "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _pywrap_util_port.IsMklEnabled())\n"
+)
+
+
+def _python(code, **environment):
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")
+    }
+    env["KERAS_BACKEND"] = "tensorflow"
+    env.update(environment)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def test_importing_recipes_turns_onednn_on():
+    assert _python(_PRINT_ONEDNN).stdout.split() == ["1", "True"]
+
+
+def test_the_users_onednn_setting_wins():
+    process = _python(_PRINT_ONEDNN, TF_ENABLE_ONEDNN_OPTS="0")
+    assert process.stdout.split() == ["0", "False"]
+
+
+def test_tensorflow_start_up_is_quiet():
+    # On a machine without a GPU TensorFlow 2.21 logs its CUDA probe and a
+    # oneDNN notice before it reads TF_CPP_MIN_LOG_LEVEL.
+    process = _python("import recipes, keras; keras.ops.ones(2) + 1")
+    assert process.stderr == ""
+
+
+def test_tensorflow_logs_when_asked():
+    process = _python(
+        "import recipes, keras; keras.ops.ones(2) + 1", TF_CPP_MIN_LOG_LEVEL="0"
+    )
+    assert "oneDNN" in process.stderr
+
+
+def test_warns_when_tensorflow_came_first():
+    process = _python("import tensorflow, recipes")
+    assert "TF_ENABLE_ONEDNN_OPTS=1 comes too late" in process.stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_other_backends_do_not_import_tensorflow(backend):
+    pytest.importorskip(backend)
+    process = _python(
+        "import sys, recipes; print('tensorflow' in sys.modules)",
+        KERAS_BACKEND=backend,
+    )
+    assert process.stdout.strip() == "False"
