@@ -27,11 +27,11 @@ PARAMETER_COUNTS = {
 }
 
 
-def _count(weights):
+def count_weights(weights):
     return sum(int(np.prod(weight.shape)) for weight in weights)
 
 
-def _images(shape, batch=2, seed=0):
+def random_images(shape, batch=2, seed=0):
     return (
         np.random.default_rng(seed)
         .normal(size=(batch, *shape))
@@ -40,7 +40,7 @@ def _images(shape, batch=2, seed=0):
 
 
 @functools.lru_cache(maxsize=None)
-def _model(name, input_shape, num_classes):
+def shared_model(name, input_shape, num_classes):
     """A float32 zoo model, built once per module and shared read-only.
 
     Building is what makes this module slow on the jax backend (every new
@@ -53,13 +53,13 @@ def _model(name, input_shape, num_classes):
 @pytest.mark.parametrize("name", sorted(PARAMETER_COUNTS))
 def test_parameter_counts_match_pytorch_references(name):
     input_shape, num_classes, trainable, non_trainable = PARAMETER_COUNTS[name]
-    model = _model(name, input_shape, num_classes)
-    assert _count(model.trainable_weights) == trainable
-    assert _count(model.non_trainable_weights) == non_trainable
+    model = shared_model(name, input_shape, num_classes)
+    assert count_weights(model.trainable_weights) == trainable
+    assert count_weights(model.non_trainable_weights) == non_trainable
     assert model.count_params() == trainable + non_trainable
 
 
-def _torch_reference_models(torch):
+def torch_reference_models(torch):
     """The PyTorch reference networks, as in their repositories."""
     nn = torch.nn
     functional = torch.nn.functional
@@ -148,7 +148,7 @@ def _torch_reference_models(torch):
 
 def test_pinned_counts_equal_the_pytorch_reference_modules():
     torch = pytest.importorskip("torch")
-    for name, module in _torch_reference_models(torch).items():
+    for name, module in torch_reference_models(torch).items():
         _, _, trainable, non_trainable = PARAMETER_COUNTS[name]
         assert sum(p.numel() for p in module.parameters()) == trainable
         running_stats = sum(
@@ -167,7 +167,7 @@ def test_pinned_counts_equal_the_pytorch_reference_modules():
 # seconds there; its output sizes are computed by the same backend-agnostic
 # layer code at any size, so those two run on TensorFlow only and the other
 # backends call ResNet-34 at 8x8.
-_TENSORFLOW_ONLY = pytest.mark.skipif(
+TENSORFLOW_ONLY = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="slow eager ResNet-34 forward; shapes covered at 8x8",
 )
@@ -177,7 +177,7 @@ SHAPE_CASES = [
         input_shape,
         num_classes,
         marks=(
-            _TENSORFLOW_ONLY
+            TENSORFLOW_ONLY
             if name == "resnet34" and input_shape != (8, 8, 1)
             else ()
         ),
@@ -194,8 +194,8 @@ SHAPE_CASES = [
 @pytest.mark.backend_independent
 @pytest.mark.parametrize("name,input_shape,num_classes", SHAPE_CASES)
 def test_output_shape_and_float32_logits(name, input_shape, num_classes):
-    model = _model(name, input_shape, num_classes)
-    logits = model(_images(input_shape), training=False)
+    model = shared_model(name, input_shape, num_classes)
+    logits = model(random_images(input_shape), training=False)
     assert tuple(logits.shape) == (2, num_classes)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(logits)))
@@ -207,7 +207,7 @@ def test_logits_stay_float32_under_mixed_precision(name):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         model = zoo.build(name, (8, 8, 1), 10)
-        logits = model(_images((8, 8, 1)), training=True)
+        logits = model(random_images((8, 8, 1)), training=True)
         assert model.get_layer("logits").dtype_policy.name == "float32"
         assert model.layers[-2].compute_dtype == "bfloat16"
     finally:
@@ -217,7 +217,7 @@ def test_logits_stay_float32_under_mixed_precision(name):
 
 @pytest.mark.parametrize("name", ["resnet32", "resnet34", "mlp1024"])
 def test_initialisation_and_batch_norm_match_pytorch(name):
-    model = _model(name, (8, 8, 1), 10)
+    model = shared_model(name, (8, 8, 1), 10)
 
     def layers_of(layer_class):
         return [x for x in model.layers if isinstance(x, layer_class)]
@@ -310,7 +310,7 @@ def test_fused_batch_norm_equals_keras_batch_norm(spatial):
 
 @pytest.mark.backend_independent
 def test_option_a_shortcut_matches_numpy():
-    x = _images((7, 6, 16), batch=2, seed=1)
+    x = random_images((7, 6, 16), batch=2, seed=1)
     output = keras.ops.convert_to_numpy(
         zoo.OptionAShortcut(channel_padding=8)(x)
     )
@@ -326,7 +326,7 @@ def test_option_a_shortcut_matches_numpy():
         zoo.OptionAShortcut(channel_padding=-1)
 
 
-def _torch_conv2d(x, kernel, stride, padding):
+def torch_conv2d_reference(x, kernel, stride, padding):
     """NHWC cross-correlation with PyTorch's symmetric zero padding."""
     x = np.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)])
     size = kernel.shape[0]
@@ -346,14 +346,14 @@ def _torch_conv2d(x, kernel, stride, padding):
 
 @pytest.mark.backend_independent
 def test_strided_conv_pads_like_pytorch():
-    model = _model("resnet32", (8, 8, 1), 10)
+    model = shared_model("resnet32", (8, 8, 1), 10)
     # The first conv of stage 2 has stride 2; PyTorch pads 1 on every side.
     pad = model.get_layer("stage2_block1_conv1_pad")
     conv = model.get_layer("stage2_block1_conv1")
     assert conv.strides == (2, 2) and conv.padding == "valid"
     strided_conv = keras.Model(pad.input, conv.output)
-    x = _images((8, 8, 16), seed=2)
-    expected = _torch_conv2d(
+    x = random_images((8, 8, 16), seed=2)
+    expected = torch_conv2d_reference(
         x, keras.ops.convert_to_numpy(conv.kernel), stride=2, padding=1
     )
     output = keras.ops.convert_to_numpy(strided_conv(x))
@@ -372,9 +372,9 @@ def test_strided_conv_pads_like_pytorch():
 def test_odd_sized_stage_matches_pytorch_output_size():
     # 28x28 inputs reach 7x7 before ResNet-34's last stride; PyTorch gives
     # floor((7 + 2 - 3) / 2) + 1 = 4.
-    model = _model("resnet34", (28, 28, 1), 10)
-    residual = model.get_layer("conv5_block1_conv1").output
-    shortcut = model.get_layer("conv5_block1_shortcut_conv").output
+    model = shared_model("resnet34", (28, 28, 1), 10)
+    residual = model.get_layer("stage4_block1_conv1").output
+    shortcut = model.get_layer("stage4_block1_shortcut_conv").output
     assert tuple(residual.shape) == (None, 4, 4, 512)
     assert tuple(shortcut.shape) == (None, 4, 4, 512)
 
@@ -393,7 +393,7 @@ def test_registry_lookup_and_unknown_name():
         zoo.build("mlp1024", (32, 32, 3), 0)
 
 
-def _torch_sgd_reference(
+def torch_sgd_reference(
     weights, grads, lrs, momentum, weight_decay, nesterov=False
 ):
     """`torch.optim.SGD.step` written out in numpy (dampening 0)."""
@@ -425,13 +425,13 @@ def test_torch_sgd_matches_pytorch_update(nesterov):
         optimizer.apply_gradients(
             [(keras.ops.convert_to_tensor(grad), variable)]
         )
-    expected = _torch_sgd_reference(
+    expected = torch_sgd_reference(
         WEIGHTS, GRADS, [0.1, 0.1], 0.9, 1e-4, nesterov
     )
     np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)
 
 
-def _apply(optimizer, gradient, variable):
+def apply_gradient(optimizer, gradient, variable):
     gradient = keras.ops.convert_to_tensor(np.asarray(gradient, "float32"))
     optimizer.apply_gradients([(gradient, variable)])
 
@@ -443,10 +443,10 @@ def test_torch_sgd_one_step_by_hand():
     #   step 2: d = g2 + wd * w1, buf = 0.9 * buf + d, w2 = w1 - lr * buf
     variable = keras.Variable(np.array([1.0, -2.0], "float32"))
     optimizer = zoo.TorchSGD(0.1, momentum=0.9, weight_decay=1e-2)
-    _apply(optimizer, [0.5, -1.0], variable)
+    apply_gradient(optimizer, [0.5, -1.0], variable)
     # d = (0.5 + 0.01, -1.0 - 0.02) = (0.51, -1.02)
     np.testing.assert_allclose(variable.numpy(), [0.949, -1.898], rtol=1e-6)
-    _apply(optimizer, [1.0, 0.0], variable)
+    apply_gradient(optimizer, [1.0, 0.0], variable)
     # d = (1.00949, -0.01898); buf = (0.459 + 1.00949, -0.918 - 0.01898)
     np.testing.assert_allclose(
         variable.numpy(), [0.949 - 0.146849, -1.898 + 0.093698], rtol=1e-6
@@ -477,7 +477,7 @@ def test_torch_sgd_matches_real_torch_optim_sgd(nesterov):
         learning_rate.assign(lr)
         parameter.grad = torch.tensor(grad)
         torch_sgd.step()
-        _apply(optimizer, grad, variable)
+        apply_gradient(optimizer, grad, variable)
         np.testing.assert_allclose(
             variable.numpy(), parameter.detach().numpy(), rtol=1e-6, atol=1e-7
         )
@@ -512,7 +512,7 @@ def test_torch_sgd_honours_learning_rate_schedule():
         optimizer.apply_gradients(
             [(keras.ops.convert_to_tensor(grad), variable)]
         )
-    expected = _torch_sgd_reference(WEIGHTS, GRADS, [0.1, 0.01], 0.9, 1e-4)
+    expected = torch_sgd_reference(WEIGHTS, GRADS, [0.1, 0.01], 0.9, 1e-4)
     np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)
 
 
@@ -582,7 +582,7 @@ def test_resnet32_saves_and_loads_without_custom_objects(tmp_path):
         optimizer=zoo.TorchSGD(0.1, momentum=0.9, weight_decay=1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    x = _images((8, 8, 1), seed=5)
+    x = random_images((8, 8, 1), seed=5)
     # Momentum buffers must survive the round trip too.
     model.optimizer.build(model.trainable_variables)
     buffer = model.optimizer.momentum_buffers[0]
