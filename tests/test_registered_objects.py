@@ -35,8 +35,9 @@ LOSS_HYPERPARAMETERS = {
 
 # The zoo models at 8x8x1 and 3 classes. ResNet-32 and MLP1024 are their
 # presets (0.5 M and 0.9 M parameters there); ResNet-34's options
-# (projection shortcuts, here with Keras's batch norm) run at small widths,
-# and the preset itself once, in `test_resnet34_preset_saves_and_loads`.
+# (projection shortcuts, here with Keras's batch norm) run at small widths
+# (an identity and a projection block), and the preset itself once, in
+# `test_resnet34_preset_saves_and_loads`.
 IMAGE_SHAPE = (8, 8, 1)
 MODEL_CASES = {
     # case: (builder, its arguments, the hyperparameters it must have)
@@ -47,8 +48,8 @@ MODEL_CASES = {
         zoo.CifarResNet,
         {
             "stem_filters": 4,
-            "stage_filters": (4, 8, 8, 16),
-            "blocks_per_stage": (2, 1, 1, 1),
+            "stage_filters": (4, 8),
+            "blocks_per_stage": (1, 1),
             "shortcut": "projection",
             "normalization": "keras",
         },
@@ -139,7 +140,8 @@ class TestLosses(TestCase):
     def test_model_saving(self, name, tmp_path):
         model = dense_model()
         model.compile(optimizer="sgd", loss=self.loss(name))
-        self.run_model_saving_test(model, features_and_labels(seed=5)[0], tmp_path)
+        features, _ = features_and_labels(seed=5)
+        self.run_model_saving_test(model, features, tmp_path)
 
 
 class TestLossFunctions(TestCase):

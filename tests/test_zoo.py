@@ -379,6 +379,153 @@ def test_odd_sized_stage_matches_pytorch_output_size():
     assert tuple(shortcut.shape) == (None, 4, 4, 512)
 
 
+SMALL_RESNET = {
+    "stem_filters": 4,
+    "stage_filters": (4, 8),
+    "blocks_per_stage": (1, 2),
+}
+
+
+def normalization_layers(model):
+    return [
+        layer.name
+        for layer in model.layers
+        if isinstance(
+            layer, (layers.BatchNormalization, layers.GroupNormalization)
+        )
+    ]
+
+
+@keras.saving.register_keras_serializable(package="test_zoo")
+def group_normalization(name):
+    """A registered normalization factory, as `CifarResNet` documents."""
+    return layers.GroupNormalization(groups=2, name=name)
+
+
+@pytest.mark.backend_independent
+def test_normalization_argument_chooses_the_layer(tmp_path):
+    fused = shared_model("resnet32", (8, 8, 1), 10)
+    plain = zoo.resnet32((8, 8, 1), 10, normalization="keras")
+    # The stem, two per block (15 blocks), no projection in ResNet-32.
+    names = normalization_layers(plain)
+    assert len(names) == 31 and names == normalization_layers(fused)
+    for name in names:
+        assert type(fused.get_layer(name)) is zoo.FusedBatchNormalization
+        assert type(plain.get_layer(name)) is layers.BatchNormalization
+        assert plain.get_layer(name).get_config() == {
+            **fused.get_layer(name).get_config(),
+            "name": name,
+        }
+    assert plain.count_params() == fused.count_params()
+    # A factory: every normalization of the network, saved and restored.
+    model = zoo.CifarResNet(
+        (8, 8, 1), 3, **SMALL_RESNET, normalization=group_normalization
+    )
+    names = normalization_layers(model)
+    assert len(names) == 7  # stem, 3 blocks x 2; option A has none
+    assert all(
+        type(model.get_layer(name)) is layers.GroupNormalization
+        for name in names
+    )
+    path = str(tmp_path / "group_norm.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert restored.normalization is group_normalization
+    x = random_images((8, 8, 1))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)),
+        keras.ops.convert_to_numpy(model(x)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+@pytest.mark.backend_independent
+def test_projection_shortcut_where_the_shape_changes():
+    model = zoo.CifarResNet(
+        (8, 8, 1), 3, **SMALL_RESNET, shortcut="projection"
+    )
+    # Stage 2's first block changes shape; its second keeps it.
+    conv = model.get_layer("stage2_block1_shortcut_conv")
+    assert conv.kernel_size == (1, 1) and conv.strides == (2, 2)
+    batch_norm = model.get_layer("stage2_block1_shortcut_bn")
+    assert isinstance(batch_norm, zoo.FusedBatchNormalization)
+    names = {layer.name for layer in model.layers}
+    assert "stage1_block1_shortcut_conv" not in names
+    assert "stage2_block2_shortcut_conv" not in names
+    # 1x1 kernel 4 -> 8 and its batch norm's gamma and beta.
+    option_a = zoo.CifarResNet((8, 8, 1), 3, **SMALL_RESNET)
+    trainable = sum(
+        int(np.prod(w.shape)) for w in model.trainable_weights
+    ) - sum(int(np.prod(w.shape)) for w in option_a.trainable_weights)
+    assert trainable == 4 * 8 + 2 * 8
+
+
+@pytest.mark.parametrize(
+    "arguments, fragments",
+    [
+        ({"shortcut": "option_b"}, ["`shortcut`", "'option_b'", "projection"]),
+        ({"normalization": "batch"}, ["`normalization`", "'batch'", "keras"]),
+        ({"stage_filters": (4,)}, ["stage_filters=(4,)", "blocks_per_stage"]),
+        ({"blocks_per_stage": (1, 0)}, ["`blocks_per_stage`", "(1, 0)"]),
+        ({"stem_filters": 0}, ["`stem_filters`", "stem_filters=0"]),
+        ({"stage_filters": (4, 7)}, ["option-A", "4 -> 7", "stage2_block1"]),
+    ],
+)
+def test_bad_resnet_arguments_raise_clear_errors(arguments, fragments):
+    with pytest.raises(ValueError) as error:
+        zoo.CifarResNet((8, 8, 1), 3, **{**SMALL_RESNET, **arguments})
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_presets_build_the_registered_models():
+    assert set(zoo.CifarResNet.PRESETS) == {"resnet32", "resnet34"}
+    assert set(zoo.MLP.PRESETS) == {"mlp1024"}
+    model = zoo.CifarResNet.from_preset(
+        "resnet32", input_shape=(8, 8, 1), num_classes=10
+    )
+    assert model.name == "resnet32"
+    preset = shared_model("resnet32", (8, 8, 1), 10)
+    assert model.get_config() == preset.get_config()
+    with pytest.raises(ValueError, match=r"preset='resnet50'.*resnet34"):
+        zoo.CifarResNet.from_preset("resnet50", input_shape=(8, 8, 1))
+
+
+@pytest.mark.backend_independent
+def test_zoo_model_inside_a_functional_model_saves_and_loads(tmp_path):
+    # As the recipes use it: a layer in front, the network as a layer.
+    network = zoo.CifarResNet((8, 8, 1), 3, **SMALL_RESNET)
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, network(layers.Rescaling(0.5)(inputs)))
+    path = str(tmp_path / "nested.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert isinstance(restored.layers[-1], zoo.CifarResNet)
+    x = random_images((8, 8, 1))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)),
+        keras.ops.convert_to_numpy(model(x)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_benchmark_builder_swaps_batch_norm_by_argument():
+    from benchmarks import common
+
+    for keras_batch_norm, layer_class in (
+        (True, layers.BatchNormalization),
+        (False, zoo.FusedBatchNormalization),
+    ):
+        model = common.resnet32((8, 8, 1), 10, keras_batch_norm)
+        assert model.normalization == ("keras" if keras_batch_norm else "fused")
+        assert {
+            type(model.get_layer(name))
+            for name in normalization_layers(model)
+        } == {layer_class}
+
+
 def test_registry_lookup_and_unknown_name():
     assert set(zoo.MODELS) == {"resnet32", "resnet34", "mlp1024"}
     assert zoo.get("ResNet32") is zoo.resnet32

@@ -14,6 +14,8 @@ layer (`classifier`) every zoo model shares.
 import keras
 from keras import layers
 
+from zoo.layers import check_integer
+
 
 class Backbone(keras.Model):
     """A functional model that is saved and restored by its arguments.
@@ -75,20 +77,13 @@ def policy_name(dtype):
     return keras.dtype_policies.get(dtype).name
 
 
-def check_positive_int(name, value):
-    """Returns `value` if it is an integer > 0 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return value
-
-
 def check_positive_ints(name, values):
     """Returns `values` as a tuple if it is a non-empty sequence of ints > 0."""
     if isinstance(values, (list, tuple)) and values:
         try:
-            return tuple(check_positive_int(name, value) for value in values)
+            return tuple(
+                check_integer(name, value, minimum=1) for value in values
+            )
         except ValueError:
             pass
     raise ValueError(
@@ -108,7 +103,7 @@ def image_input(input_shape, num_classes):
             "`input_shape` must be (height, width, channels) with positive "
             f"integer sizes. Received: input_shape={input_shape!r}"
         )
-    check_positive_int("num_classes", num_classes)
+    check_integer("num_classes", num_classes, minimum=1)
     return keras.Input(shape=input_shape, name="images")
 
 

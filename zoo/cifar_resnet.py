@@ -20,6 +20,7 @@ from zoo import backbone
 from zoo.backbone import classifier
 from zoo.backbone import image_input
 from zoo.layers import basic_block
+from zoo.layers import check_integer
 from zoo.layers import check_normalization
 from zoo.layers import conv3x3
 from zoo.layers import normalization_layer
@@ -113,7 +114,7 @@ class CifarResNet(backbone.Backbone):
         blocks_per_stage = backbone.check_positive_ints(
             "blocks_per_stage", blocks_per_stage
         )
-        backbone.check_positive_int("stem_filters", stem_filters)
+        check_integer("stem_filters", stem_filters, minimum=1)
         if len(stage_filters) != len(blocks_per_stage):
             raise ValueError(
                 "`stage_filters` and `blocks_per_stage` must have one entry "
@@ -180,34 +181,14 @@ class CifarResNet(backbone.Backbone):
 
 
 def resnet32(input_shape=(32, 32, 3), num_classes=10, **kwargs):
-    """ResNet-32 of akamaster/pytorch_resnet_cifar10 (`CifarResNet` preset).
-
-    Args:
-        input_shape: Image shape `(height, width, channels)`.
-        num_classes: Number of output logits.
-        **kwargs: Further `CifarResNet` arguments: `normalization`,
-            `dtype`, `name` (default `"resnet32"`).
-
-    Returns:
-        A `CifarResNet` mapping images to `(batch, num_classes)` logits.
-    """
+    """ResNet-32 (`CifarResNet` preset); `kwargs`: more of its arguments."""
     return CifarResNet.from_preset(
         "resnet32", input_shape=input_shape, num_classes=num_classes, **kwargs
     )
 
 
 def resnet34(input_shape=(32, 32, 3), num_classes=100, **kwargs):
-    """ResNet-34 of weiaicunzai/pytorch-cifar100 (`CifarResNet` preset).
-
-    Args:
-        input_shape: Image shape `(height, width, channels)`.
-        num_classes: Number of output logits.
-        **kwargs: Further `CifarResNet` arguments: `normalization`,
-            `dtype`, `name` (default `"resnet34"`).
-
-    Returns:
-        A `CifarResNet` mapping images to `(batch, num_classes)` logits.
-    """
+    """ResNet-34 (`CifarResNet` preset); `kwargs`: more of its arguments."""
     return CifarResNet.from_preset(
         "resnet34", input_shape=input_shape, num_classes=num_classes, **kwargs
     )

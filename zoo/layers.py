@@ -26,6 +26,16 @@ NORMALIZATIONS = ("fused", "keras")
 SHORTCUTS = ("option_a", "projection")
 
 
+def check_integer(name, value, minimum):
+    """Returns `value` if it is an integer (not a bool) >= `minimum` (0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "non-negative" if minimum == 0 else "positive"
+        raise ValueError(
+            f"`{name}` must be a {kind} integer. Received: {name}={value!r}"
+        )
+    return value
+
+
 def conv2d_torch_padding(
     x, filters, kernel_size, strides, padding, name, dtype=None
 ):
@@ -142,9 +152,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
 def check_normalization(normalization):
     """Returns `normalization` if it is a known name or a callable."""
-    if normalization in NORMALIZATIONS or (
-        callable(normalization) and not isinstance(normalization, str)
-    ):
+    if callable(normalization) or normalization in NORMALIZATIONS:
         return normalization
     raise ValueError(
         f"`normalization` must be one of {list(NORMALIZATIONS)} or a callable "
@@ -165,7 +173,7 @@ def normalization_layer(normalization, name, dtype=None):
         dtype: Dtype policy of the built-in layers (a factory chooses its
             own).
     """
-    if callable(normalization) and not isinstance(normalization, str):
+    if callable(normalization):
         return normalization(name)
     layer_class = {
         "fused": FusedBatchNormalization,
@@ -198,24 +206,8 @@ class OptionAShortcut(layers.Layer):
 
     def __init__(self, channel_padding, strides=2, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(channel_padding, bool)
-            or not isinstance(channel_padding, int)
-            or channel_padding < 0
-        ):
-            raise ValueError(
-                "`channel_padding` must be a non-negative integer. "
-                f"Received: channel_padding={channel_padding!r}"
-            )
-        if (
-            isinstance(strides, bool)
-            or not isinstance(strides, int)
-            or strides < 1
-        ):
-            raise ValueError(
-                "`strides` must be a positive integer. "
-                f"Received: strides={strides!r}"
-            )
+        check_integer("channel_padding", channel_padding, minimum=0)
+        check_integer("strides", strides, minimum=1)
         self.channel_padding = channel_padding
         self.strides = strides
 

@@ -76,17 +76,7 @@ class MLP(backbone.Backbone):
 
 
 def mlp1024(input_shape=(32, 32, 3), num_classes=10, **kwargs):
-    """MLP1024 of the paper (`MLP` preset `"mlp1024"`).
-
-    Args:
-        input_shape: Image shape `(height, width, channels)`.
-        num_classes: Number of output logits.
-        **kwargs: Further `MLP` arguments: `dtype`, `name` (default
-            `"mlp1024"`).
-
-    Returns:
-        An `MLP` mapping images to `(batch, num_classes)` logits.
-    """
+    """MLP1024 (`MLP` preset); `kwargs`: more of its arguments."""
     return MLP.from_preset(
         "mlp1024", input_shape=input_shape, num_classes=num_classes, **kwargs
     )
