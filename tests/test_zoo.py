@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 import zoo
+from test_case import TestCase
 
 # Trainable parameter counts equal the PyTorch references' `parameters()`
 # totals: akamaster/pytorch_resnet_cifar10 README table and `test()`
@@ -427,17 +428,10 @@ def test_normalization_argument_chooses_the_layer(tmp_path):
         type(model.get_layer(name)) is layers.GroupNormalization
         for name in names
     )
-    path = str(tmp_path / "group_norm.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert restored.normalization is group_normalization
-    x = random_images((8, 8, 1))
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(restored(x)),
-        keras.ops.convert_to_numpy(model(x)),
-        rtol=1e-5,
-        atol=1e-6,
+    restored = TestCase().run_model_saving_test(
+        model, random_images((8, 8, 1)), tmp_path
     )
+    assert restored.normalization is group_normalization
 
 
 @pytest.mark.backend_independent
@@ -498,17 +492,10 @@ def test_zoo_model_inside_a_functional_model_saves_and_loads(tmp_path):
     network = zoo.CifarResNet((8, 8, 1), 3, **SMALL_RESNET)
     inputs = keras.Input((8, 8, 1))
     model = keras.Model(inputs, network(layers.Rescaling(0.5)(inputs)))
-    path = str(tmp_path / "nested.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)
-    assert isinstance(restored.layers[-1], zoo.CifarResNet)
-    x = random_images((8, 8, 1))
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(restored(x)),
-        keras.ops.convert_to_numpy(model(x)),
-        rtol=1e-5,
-        atol=1e-6,
+    restored = TestCase().run_model_saving_test(
+        model, random_images((8, 8, 1)), tmp_path
     )
+    assert isinstance(restored.layers[-1], zoo.CifarResNet)
 
 
 def test_benchmark_builder_swaps_batch_norm_by_argument():
