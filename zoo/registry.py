@@ -23,8 +23,10 @@ def get(name):
         name: One of `"resnet32"`, `"resnet34"`, `"mlp1024"`.
 
     Returns:
-        A callable `builder(input_shape, num_classes, *, name=...)` that
-        returns a `keras.Model` producing logits.
+        A callable `builder(input_shape, num_classes, **kwargs)` that
+        returns a `zoo.Backbone` (a `keras.Model`) producing logits;
+        `kwargs` are further arguments of the model class, e.g. `name`,
+        `dtype` or, for the ResNets, `normalization`.
     """
     key = name.lower() if isinstance(name, str) else name
     if key not in MODELS:
