@@ -103,22 +103,13 @@ def machine_summary():
 def resnet32(input_shape=(32, 32, 3), num_classes=10, keras_batch_norm=False):
     """`zoo.resnet32`, or with `keras_batch_norm=True` the same network with
     Keras's own BatchNormalization instead of `zoo.FusedBatchNormalization`."""
-    import keras
-
     import zoo
-    from zoo import resnet_cifar
 
-    fused_batch_norm = resnet_cifar.batch_norm
-    if keras_batch_norm:
-        resnet_cifar.batch_norm = lambda x, name: keras.layers.BatchNormalization(
-            momentum=resnet_cifar.BATCH_NORM_MOMENTUM,
-            epsilon=resnet_cifar.BATCH_NORM_EPSILON,
-            name=name,
-        )(x)
-    try:
-        return zoo.resnet32(input_shape, num_classes)
-    finally:
-        resnet_cifar.batch_norm = fused_batch_norm
+    return zoo.resnet32(
+        input_shape,
+        num_classes,
+        normalization="keras" if keras_batch_norm else "fused",
+    )
 
 
 def num_cores():

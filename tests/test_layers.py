@@ -14,7 +14,7 @@ pytestmark = pytest.mark.backend_independent
 EPSILON = 0.5
 
 
-def _logits_and_labels(num_classes=10, batch=8, seed=0):
+def logits_and_labels(num_classes=10, batch=8, seed=0):
     rng = np.random.default_rng(seed)
     logits = rng.standard_normal((batch, num_classes)).astype(np.float32)
     labels = rng.integers(0, num_classes, batch).astype(np.int32)
@@ -22,7 +22,7 @@ def _logits_and_labels(num_classes=10, batch=8, seed=0):
 
 
 def test_training_adds_epsilon_to_the_labelled_logit_only():
-    logits, labels = _logits_and_labels()
+    logits, labels = logits_and_labels()
     out = ops.convert_to_numpy(CorrectClassBias(EPSILON)(logits, labels, training=True))
     expected = logits.copy()
     expected[np.arange(len(labels)), labels] += EPSILON
@@ -30,7 +30,7 @@ def test_training_adds_epsilon_to_the_labelled_logit_only():
 
 
 def test_one_hot_and_column_labels_work_like_integer_labels():
-    logits, labels = _logits_and_labels()
+    logits, labels = logits_and_labels()
     layer = CorrectClassBias(EPSILON)
     sparse = ops.convert_to_numpy(layer(logits, labels, training=True))
     one_hot = np.eye(10, dtype=np.float32)[labels]
@@ -43,7 +43,7 @@ def test_one_hot_and_column_labels_work_like_integer_labels():
 
 
 def test_inference_returns_the_logits_unchanged():
-    logits, labels = _logits_and_labels()
+    logits, labels = logits_and_labels()
     layer = CorrectClassBias(EPSILON)
     for training in (False, None):
         np.testing.assert_array_equal(
@@ -53,7 +53,7 @@ def test_inference_returns_the_logits_unchanged():
 
 @pytest.mark.parametrize("name", ["mae", "boundce", "gce", "ce"])
 def test_layer_then_loss_equals_loss_with_output_bias(name):
-    logits, labels = _logits_and_labels(num_classes=10, batch=16, seed=1)
+    logits, labels = logits_and_labels(num_classes=10, batch=16, seed=1)
     label_tensor = ops.convert_to_tensor(labels)
     plain = losses.get(name, from_logits=True)
     biased = losses.get(name, from_logits=True, output_bias=EPSILON)
@@ -109,7 +109,7 @@ def test_fit_with_the_layer_matches_fit_with_the_loss_option():
 
 def test_half_precision_logits_are_biased_in_float32():
     # Under mixed precision the layer computes in float32, as the losses do.
-    logits, labels = _logits_and_labels()
+    logits, labels = logits_and_labels()
     logits = 1000.0 * logits
     layer = CorrectClassBias(EPSILON)
     out = layer(logits.astype("float16"), labels, training=True)
@@ -119,14 +119,6 @@ def test_half_precision_logits_are_biased_in_float32():
     np.testing.assert_array_equal(ops.convert_to_numpy(out), expected)
 
 
-def test_config_round_trip():
-    layer = CorrectClassBias(2.5, name="bias")
-    restored = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert isinstance(restored, CorrectClassBias)
-    assert restored.epsilon == 2.5
-    assert restored.name == "bias"
-
-
 @pytest.mark.parametrize("epsilon", [-0.1, float("nan"), float("inf")])
 def test_bad_epsilon_raises(epsilon):
     with pytest.raises(ValueError, match="epsilon"):
@@ -134,7 +126,7 @@ def test_bad_epsilon_raises(epsilon):
 
 
 def test_labels_outside_range_and_bad_shapes_raise():
-    logits, labels = _logits_and_labels()
+    logits, labels = logits_and_labels()
     layer = CorrectClassBias(EPSILON)
     with pytest.raises(ValueError, match="labels"):
         layer(logits, np.full_like(labels, 10), training=True)

@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 import zoo
+from test_case import TestCase
 
 # Trainable parameter counts equal the PyTorch references' `parameters()`
 # totals: akamaster/pytorch_resnet_cifar10 README table and `test()`
@@ -27,11 +28,11 @@ PARAMETER_COUNTS = {
 }
 
 
-def _count(weights):
+def count_weights(weights):
     return sum(int(np.prod(weight.shape)) for weight in weights)
 
 
-def _images(shape, batch=2, seed=0):
+def random_images(shape, batch=2, seed=0):
     return (
         np.random.default_rng(seed)
         .normal(size=(batch, *shape))
@@ -40,7 +41,7 @@ def _images(shape, batch=2, seed=0):
 
 
 @functools.lru_cache(maxsize=None)
-def _model(name, input_shape, num_classes):
+def shared_model(name, input_shape, num_classes):
     """A float32 zoo model, built once per module and shared read-only.
 
     Building is what makes this module slow on the jax backend (every new
@@ -53,13 +54,13 @@ def _model(name, input_shape, num_classes):
 @pytest.mark.parametrize("name", sorted(PARAMETER_COUNTS))
 def test_parameter_counts_match_pytorch_references(name):
     input_shape, num_classes, trainable, non_trainable = PARAMETER_COUNTS[name]
-    model = _model(name, input_shape, num_classes)
-    assert _count(model.trainable_weights) == trainable
-    assert _count(model.non_trainable_weights) == non_trainable
+    model = shared_model(name, input_shape, num_classes)
+    assert count_weights(model.trainable_weights) == trainable
+    assert count_weights(model.non_trainable_weights) == non_trainable
     assert model.count_params() == trainable + non_trainable
 
 
-def _torch_reference_models(torch):
+def torch_reference_models(torch):
     """The PyTorch reference networks, as in their repositories."""
     nn = torch.nn
     functional = torch.nn.functional
@@ -148,7 +149,7 @@ def _torch_reference_models(torch):
 
 def test_pinned_counts_equal_the_pytorch_reference_modules():
     torch = pytest.importorskip("torch")
-    for name, module in _torch_reference_models(torch).items():
+    for name, module in torch_reference_models(torch).items():
         _, _, trainable, non_trainable = PARAMETER_COUNTS[name]
         assert sum(p.numel() for p in module.parameters()) == trainable
         running_stats = sum(
@@ -167,7 +168,7 @@ def test_pinned_counts_equal_the_pytorch_reference_modules():
 # seconds there; its output sizes are computed by the same backend-agnostic
 # layer code at any size, so those two run on TensorFlow only and the other
 # backends call ResNet-34 at 8x8.
-_TENSORFLOW_ONLY = pytest.mark.skipif(
+TENSORFLOW_ONLY = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="slow eager ResNet-34 forward; shapes covered at 8x8",
 )
@@ -177,7 +178,7 @@ SHAPE_CASES = [
         input_shape,
         num_classes,
         marks=(
-            _TENSORFLOW_ONLY
+            TENSORFLOW_ONLY
             if name == "resnet34" and input_shape != (8, 8, 1)
             else ()
         ),
@@ -194,8 +195,8 @@ SHAPE_CASES = [
 @pytest.mark.backend_independent
 @pytest.mark.parametrize("name,input_shape,num_classes", SHAPE_CASES)
 def test_output_shape_and_float32_logits(name, input_shape, num_classes):
-    model = _model(name, input_shape, num_classes)
-    logits = model(_images(input_shape), training=False)
+    model = shared_model(name, input_shape, num_classes)
+    logits = model(random_images(input_shape), training=False)
     assert tuple(logits.shape) == (2, num_classes)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(logits)))
@@ -207,7 +208,7 @@ def test_logits_stay_float32_under_mixed_precision(name):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         model = zoo.build(name, (8, 8, 1), 10)
-        logits = model(_images((8, 8, 1)), training=True)
+        logits = model(random_images((8, 8, 1)), training=True)
         assert model.get_layer("logits").dtype_policy.name == "float32"
         assert model.layers[-2].compute_dtype == "bfloat16"
     finally:
@@ -217,7 +218,7 @@ def test_logits_stay_float32_under_mixed_precision(name):
 
 @pytest.mark.parametrize("name", ["resnet32", "resnet34", "mlp1024"])
 def test_initialisation_and_batch_norm_match_pytorch(name):
-    model = _model(name, (8, 8, 1), 10)
+    model = shared_model(name, (8, 8, 1), 10)
 
     def layers_of(layer_class):
         return [x for x in model.layers if isinstance(x, layer_class)]
@@ -310,7 +311,7 @@ def test_fused_batch_norm_equals_keras_batch_norm(spatial):
 
 @pytest.mark.backend_independent
 def test_option_a_shortcut_matches_numpy():
-    x = _images((7, 6, 16), batch=2, seed=1)
+    x = random_images((7, 6, 16), batch=2, seed=1)
     output = keras.ops.convert_to_numpy(
         zoo.OptionAShortcut(channel_padding=8)(x)
     )
@@ -326,7 +327,7 @@ def test_option_a_shortcut_matches_numpy():
         zoo.OptionAShortcut(channel_padding=-1)
 
 
-def _torch_conv2d(x, kernel, stride, padding):
+def torch_conv2d_reference(x, kernel, stride, padding):
     """NHWC cross-correlation with PyTorch's symmetric zero padding."""
     x = np.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)])
     size = kernel.shape[0]
@@ -346,14 +347,14 @@ def _torch_conv2d(x, kernel, stride, padding):
 
 @pytest.mark.backend_independent
 def test_strided_conv_pads_like_pytorch():
-    model = _model("resnet32", (8, 8, 1), 10)
+    model = shared_model("resnet32", (8, 8, 1), 10)
     # The first conv of stage 2 has stride 2; PyTorch pads 1 on every side.
     pad = model.get_layer("stage2_block1_conv1_pad")
     conv = model.get_layer("stage2_block1_conv1")
     assert conv.strides == (2, 2) and conv.padding == "valid"
     strided_conv = keras.Model(pad.input, conv.output)
-    x = _images((8, 8, 16), seed=2)
-    expected = _torch_conv2d(
+    x = random_images((8, 8, 16), seed=2)
+    expected = torch_conv2d_reference(
         x, keras.ops.convert_to_numpy(conv.kernel), stride=2, padding=1
     )
     output = keras.ops.convert_to_numpy(strided_conv(x))
@@ -372,11 +373,144 @@ def test_strided_conv_pads_like_pytorch():
 def test_odd_sized_stage_matches_pytorch_output_size():
     # 28x28 inputs reach 7x7 before ResNet-34's last stride; PyTorch gives
     # floor((7 + 2 - 3) / 2) + 1 = 4.
-    model = _model("resnet34", (28, 28, 1), 10)
-    residual = model.get_layer("conv5_block1_conv1").output
-    shortcut = model.get_layer("conv5_block1_shortcut_conv").output
+    model = shared_model("resnet34", (28, 28, 1), 10)
+    residual = model.get_layer("stage4_block1_conv1").output
+    shortcut = model.get_layer("stage4_block1_shortcut_conv").output
     assert tuple(residual.shape) == (None, 4, 4, 512)
     assert tuple(shortcut.shape) == (None, 4, 4, 512)
+
+
+SMALL_RESNET = {
+    "stem_filters": 4,
+    "stage_filters": (4, 8),
+    "blocks_per_stage": (1, 2),
+}
+
+
+def normalization_layers(model):
+    return [
+        layer.name
+        for layer in model.layers
+        if isinstance(
+            layer, (layers.BatchNormalization, layers.GroupNormalization)
+        )
+    ]
+
+
+@keras.saving.register_keras_serializable(package="test_zoo")
+def group_normalization(name):
+    """A registered normalization factory, as `CifarResNet` documents."""
+    return layers.GroupNormalization(groups=2, name=name)
+
+
+@pytest.mark.backend_independent
+def test_normalization_argument_chooses_the_layer(tmp_path):
+    fused = shared_model("resnet32", (8, 8, 1), 10)
+    plain = zoo.resnet32((8, 8, 1), 10, normalization="keras")
+    # The stem, two per block (15 blocks), no projection in ResNet-32.
+    names = normalization_layers(plain)
+    assert len(names) == 31 and names == normalization_layers(fused)
+    for name in names:
+        assert type(fused.get_layer(name)) is zoo.FusedBatchNormalization
+        assert type(plain.get_layer(name)) is layers.BatchNormalization
+        assert plain.get_layer(name).get_config() == {
+            **fused.get_layer(name).get_config(),
+            "name": name,
+        }
+    assert plain.count_params() == fused.count_params()
+    # A factory: every normalization of the network, saved and restored.
+    model = zoo.CifarResNet(
+        (8, 8, 1), 3, **SMALL_RESNET, normalization=group_normalization
+    )
+    names = normalization_layers(model)
+    assert len(names) == 7  # stem, 3 blocks x 2; option A has none
+    assert all(
+        type(model.get_layer(name)) is layers.GroupNormalization
+        for name in names
+    )
+    restored = TestCase().run_model_saving_test(
+        model, random_images((8, 8, 1)), tmp_path
+    )
+    assert restored.normalization is group_normalization
+
+
+@pytest.mark.backend_independent
+def test_projection_shortcut_where_the_shape_changes():
+    model = zoo.CifarResNet(
+        (8, 8, 1), 3, **SMALL_RESNET, shortcut="projection"
+    )
+    # Stage 2's first block changes shape; its second keeps it.
+    conv = model.get_layer("stage2_block1_shortcut_conv")
+    assert conv.kernel_size == (1, 1) and conv.strides == (2, 2)
+    batch_norm = model.get_layer("stage2_block1_shortcut_bn")
+    assert isinstance(batch_norm, zoo.FusedBatchNormalization)
+    names = {layer.name for layer in model.layers}
+    assert "stage1_block1_shortcut_conv" not in names
+    assert "stage2_block2_shortcut_conv" not in names
+    # 1x1 kernel 4 -> 8 and its batch norm's gamma and beta.
+    option_a = zoo.CifarResNet((8, 8, 1), 3, **SMALL_RESNET)
+    trainable = sum(
+        int(np.prod(w.shape)) for w in model.trainable_weights
+    ) - sum(int(np.prod(w.shape)) for w in option_a.trainable_weights)
+    assert trainable == 4 * 8 + 2 * 8
+
+
+@pytest.mark.parametrize(
+    "arguments, fragments",
+    [
+        ({"shortcut": "option_b"}, ["`shortcut`", "'option_b'", "projection"]),
+        ({"normalization": "batch"}, ["`normalization`", "'batch'", "keras"]),
+        ({"stage_filters": (4,)}, ["stage_filters=(4,)", "blocks_per_stage"]),
+        ({"blocks_per_stage": (1, 0)}, ["`blocks_per_stage`", "(1, 0)"]),
+        ({"stem_filters": 0}, ["`stem_filters`", "stem_filters=0"]),
+        ({"stage_filters": (4, 7)}, ["option-A", "4 -> 7", "stage2_block1"]),
+    ],
+)
+def test_bad_resnet_arguments_raise_clear_errors(arguments, fragments):
+    with pytest.raises(ValueError) as error:
+        zoo.CifarResNet((8, 8, 1), 3, **{**SMALL_RESNET, **arguments})
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_presets_build_the_registered_models():
+    assert set(zoo.CifarResNet.PRESETS) == {"resnet32", "resnet34"}
+    assert set(zoo.MLP.PRESETS) == {"mlp1024"}
+    model = zoo.CifarResNet.from_preset(
+        "resnet32", input_shape=(8, 8, 1), num_classes=10
+    )
+    assert model.name == "resnet32"
+    preset = shared_model("resnet32", (8, 8, 1), 10)
+    assert model.get_config() == preset.get_config()
+    with pytest.raises(ValueError, match=r"preset='resnet50'.*resnet34"):
+        zoo.CifarResNet.from_preset("resnet50", input_shape=(8, 8, 1))
+
+
+@pytest.mark.backend_independent
+def test_zoo_model_inside_a_functional_model_saves_and_loads(tmp_path):
+    # As the recipes use it: a layer in front, the network as a layer.
+    network = zoo.CifarResNet((8, 8, 1), 3, **SMALL_RESNET)
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, network(layers.Rescaling(0.5)(inputs)))
+    restored = TestCase().run_model_saving_test(
+        model, random_images((8, 8, 1)), tmp_path
+    )
+    assert isinstance(restored.layers[-1], zoo.CifarResNet)
+
+
+def test_benchmark_builder_swaps_batch_norm_by_argument():
+    from benchmarks import common
+
+    for keras_batch_norm, layer_class in (
+        (True, layers.BatchNormalization),
+        (False, zoo.FusedBatchNormalization),
+    ):
+        model = common.resnet32((8, 8, 1), 10, keras_batch_norm)
+        assert model.normalization == ("keras" if keras_batch_norm else "fused")
+        assert {
+            type(model.get_layer(name))
+            for name in normalization_layers(model)
+        } == {layer_class}
 
 
 def test_registry_lookup_and_unknown_name():
@@ -393,7 +527,7 @@ def test_registry_lookup_and_unknown_name():
         zoo.build("mlp1024", (32, 32, 3), 0)
 
 
-def _torch_sgd_reference(
+def torch_sgd_reference(
     weights, grads, lrs, momentum, weight_decay, nesterov=False
 ):
     """`torch.optim.SGD.step` written out in numpy (dampening 0)."""
@@ -425,13 +559,13 @@ def test_torch_sgd_matches_pytorch_update(nesterov):
         optimizer.apply_gradients(
             [(keras.ops.convert_to_tensor(grad), variable)]
         )
-    expected = _torch_sgd_reference(
+    expected = torch_sgd_reference(
         WEIGHTS, GRADS, [0.1, 0.1], 0.9, 1e-4, nesterov
     )
     np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)
 
 
-def _apply(optimizer, gradient, variable):
+def apply_gradient(optimizer, gradient, variable):
     gradient = keras.ops.convert_to_tensor(np.asarray(gradient, "float32"))
     optimizer.apply_gradients([(gradient, variable)])
 
@@ -443,10 +577,10 @@ def test_torch_sgd_one_step_by_hand():
     #   step 2: d = g2 + wd * w1, buf = 0.9 * buf + d, w2 = w1 - lr * buf
     variable = keras.Variable(np.array([1.0, -2.0], "float32"))
     optimizer = zoo.TorchSGD(0.1, momentum=0.9, weight_decay=1e-2)
-    _apply(optimizer, [0.5, -1.0], variable)
+    apply_gradient(optimizer, [0.5, -1.0], variable)
     # d = (0.5 + 0.01, -1.0 - 0.02) = (0.51, -1.02)
     np.testing.assert_allclose(variable.numpy(), [0.949, -1.898], rtol=1e-6)
-    _apply(optimizer, [1.0, 0.0], variable)
+    apply_gradient(optimizer, [1.0, 0.0], variable)
     # d = (1.00949, -0.01898); buf = (0.459 + 1.00949, -0.918 - 0.01898)
     np.testing.assert_allclose(
         variable.numpy(), [0.949 - 0.146849, -1.898 + 0.093698], rtol=1e-6
@@ -477,7 +611,7 @@ def test_torch_sgd_matches_real_torch_optim_sgd(nesterov):
         learning_rate.assign(lr)
         parameter.grad = torch.tensor(grad)
         torch_sgd.step()
-        _apply(optimizer, grad, variable)
+        apply_gradient(optimizer, grad, variable)
         np.testing.assert_allclose(
             variable.numpy(), parameter.detach().numpy(), rtol=1e-6, atol=1e-7
         )
@@ -512,7 +646,7 @@ def test_torch_sgd_honours_learning_rate_schedule():
         optimizer.apply_gradients(
             [(keras.ops.convert_to_tensor(grad), variable)]
         )
-    expected = _torch_sgd_reference(WEIGHTS, GRADS, [0.1, 0.01], 0.9, 1e-4)
+    expected = torch_sgd_reference(WEIGHTS, GRADS, [0.1, 0.01], 0.9, 1e-4)
     np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)
 
 
@@ -582,7 +716,7 @@ def test_resnet32_saves_and_loads_without_custom_objects(tmp_path):
         optimizer=zoo.TorchSGD(0.1, momentum=0.9, weight_decay=1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    x = _images((8, 8, 1), seed=5)
+    x = random_images((8, 8, 1), seed=5)
     # Momentum buffers must survive the round trip too.
     model.optimizer.build(model.trainable_variables)
     buffer = model.optimizer.momentum_buffers[0]

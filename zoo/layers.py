@@ -1,14 +1,16 @@
-"""ResNet-32 for CIFAR, as in akamaster/pytorch_resnet_cifar10 (`resnet32()`).
+"""Layers and blocks shared by the zoo models, in PyTorch's conventions.
 
-He et al., "Deep Residual Learning for Image Recognition" (2016), section 4.2:
-a 3x3 convolution with 16 filters, three stages of 5 basic blocks with
-16/32/64 filters (the first block of stages 2 and 3 has stride 2), option-A
-shortcuts (stride-2 subsampling plus zero channel padding), global average
-pooling and a dense classifier. 464,154 trainable parameters for 10 classes.
+The paper's networks come from PyTorch repositories; these pieces make the
+Keras versions compute what the references compute:
 
-This module also holds the PyTorch-convention building blocks (explicitly
-padded convolutions, BatchNormalization with PyTorch's defaults, float32
-classifier) that the other zoo models share.
+- `conv2d_torch_padding` / `conv3x3`: `nn.Conv2d(..., bias=False)`, padded
+  on every side as PyTorch pads (Keras's `"same"` shifts strided grids).
+- `normalization_layer`: `nn.BatchNorm2d` with PyTorch's momentum and
+  epsilon, as `FusedBatchNormalization` (TensorFlow's fused kernel),
+  Keras's own `BatchNormalization`, or any layer a callable returns.
+- `OptionAShortcut`: He et al.'s parameter-free option-A shortcut.
+- `basic_block`: the ResNet basic block (two 3x3 convolutions) with an
+  option-A or a 1x1-projection shortcut.
 """
 
 import keras
@@ -20,44 +22,39 @@ from keras import ops
 BATCH_NORM_MOMENTUM = 0.9
 BATCH_NORM_EPSILON = 1e-5
 
+NORMALIZATIONS = ("fused", "keras")
+SHORTCUTS = ("option_a", "projection")
 
-def image_input(input_shape, num_classes):
-    """Validates the builder arguments and returns the model's `keras.Input`."""
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or not all(
-        isinstance(size, int) and not isinstance(size, bool) and size > 0
-        for size in input_shape
-    ):
+
+def check_integer(name, value, minimum):
+    """Returns `value` if it is an integer (not a bool) >= `minimum` (0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "non-negative" if minimum == 0 else "positive"
         raise ValueError(
-            "`input_shape` must be (height, width, channels) with positive "
-            f"integer sizes. Received: input_shape={input_shape!r}"
+            f"`{name}` must be a {kind} integer. Received: {name}={value!r}"
         )
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes < 1
-    ):
-        raise ValueError(
-            "`num_classes` must be a positive integer. "
-            f"Received: num_classes={num_classes!r}"
-        )
-    return keras.Input(shape=input_shape, name="images")
+    return value
 
 
-def conv2d_torch_padding(x, filters, kernel_size, strides, padding, name):
+def conv2d_torch_padding(
+    x, filters, kernel_size, strides, padding, name, dtype=None
+):
     """Applies `nn.Conv2d(..., stride, padding, bias=False)` the PyTorch way.
 
     PyTorch pads `padding` pixels on every side. Keras `"same"` agrees for
     stride 1 and odd kernels of size `2 * padding + 1`, but for stride 2 on
     an even input it pads only bottom/right, which shifts the sampling grid
     by one pixel. Other convolutions therefore pad explicitly with
-    `ZeroPadding2D` and convolve with `"valid"`.
+    `ZeroPadding2D` and convolve with `"valid"`. Kernels are Glorot-uniform
+    (the paper's initialisation).
     """
     if strides == 1 and kernel_size == 2 * padding + 1:
         keras_padding = "same"
     else:
         if padding:
-            x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
+            x = layers.ZeroPadding2D(
+                padding, dtype=dtype, name=f"{name}_pad"
+            )(x)
         keras_padding = "valid"
     return layers.Conv2D(
         filters,
@@ -66,13 +63,14 @@ def conv2d_torch_padding(x, filters, kernel_size, strides, padding, name):
         padding=keras_padding,
         use_bias=False,
         kernel_initializer="glorot_uniform",
+        dtype=dtype,
         name=name,
     )(x)
 
 
-def conv3x3(x, filters, strides, name):
+def conv3x3(x, filters, strides, name, dtype=None):
     """`nn.Conv2d(in, filters, 3, stride=strides, padding=1, bias=False)`."""
-    return conv2d_torch_padding(x, filters, 3, strides, 1, name)
+    return conv2d_torch_padding(x, filters, 3, strides, 1, name, dtype=dtype)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -152,22 +150,41 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
-def batch_norm(x, name):
-    """`nn.BatchNorm2d` with PyTorch's momentum and epsilon (fused on TF)."""
-    return FusedBatchNormalization(
-        momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name=name
-    )(x)
+def check_normalization(normalization):
+    """Returns `normalization` if it is a known name or a callable."""
+    if callable(normalization) or normalization in NORMALIZATIONS:
+        return normalization
+    raise ValueError(
+        f"`normalization` must be one of {list(NORMALIZATIONS)} or a callable "
+        "`factory(name)` returning a layer. "
+        f"Received: normalization={normalization!r}"
+    )
 
 
-def classifier(x, num_classes):
-    """`nn.Linear(features, num_classes)`: logits, float32 under any policy."""
-    return layers.Dense(
-        num_classes,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        dtype="float32",
-        name="logits",
-    )(x)
+def normalization_layer(normalization, name, dtype=None):
+    """`nn.BatchNorm2d(channels)` as a Keras layer named `name`.
+
+    Args:
+        normalization: `"fused"` for `FusedBatchNormalization` (TensorFlow's
+            fused kernel on that backend), `"keras"` for Keras's
+            `BatchNormalization`, both with PyTorch's momentum and epsilon;
+            or a callable `factory(name)` that returns the layer to use.
+        name: Layer name.
+        dtype: Dtype policy of the built-in layers (a factory chooses its
+            own).
+    """
+    if callable(normalization):
+        return normalization(name)
+    layer_class = {
+        "fused": FusedBatchNormalization,
+        "keras": layers.BatchNormalization,
+    }[check_normalization(normalization)]
+    return layer_class(
+        momentum=BATCH_NORM_MOMENTUM,
+        epsilon=BATCH_NORM_EPSILON,
+        dtype=dtype,
+        name=name,
+    )
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -189,24 +206,8 @@ class OptionAShortcut(layers.Layer):
 
     def __init__(self, channel_padding, strides=2, **kwargs):
         super().__init__(**kwargs)
-        if (
-            isinstance(channel_padding, bool)
-            or not isinstance(channel_padding, int)
-            or channel_padding < 0
-        ):
-            raise ValueError(
-                "`channel_padding` must be a non-negative integer. "
-                f"Received: channel_padding={channel_padding!r}"
-            )
-        if (
-            isinstance(strides, bool)
-            or not isinstance(strides, int)
-            or strides < 1
-        ):
-            raise ValueError(
-                "`strides` must be a positive integer. "
-                f"Received: strides={strides!r}"
-            )
+        check_integer("channel_padding", channel_padding, minimum=0)
+        check_integer("strides", strides, minimum=1)
         self.channel_padding = channel_padding
         self.strides = strides
 
@@ -243,59 +244,70 @@ class OptionAShortcut(layers.Layer):
         return config
 
 
-def _basic_block(x, filters, strides, name):
-    """akamaster `BasicBlock` with the option-A shortcut."""
-    in_channels = x.shape[-1]
-    residual = conv3x3(x, filters, strides, name=f"{name}_conv1")
-    residual = batch_norm(residual, name=f"{name}_bn1")
-    residual = layers.ReLU(name=f"{name}_relu1")(residual)
-    residual = conv3x3(residual, filters, 1, name=f"{name}_conv2")
-    residual = batch_norm(residual, name=f"{name}_bn2")
-    if strides != 1 or in_channels != filters:
-        shortcut = OptionAShortcut(
-            channel_padding=filters // 4,
+def basic_block(
+    x, filters, strides, name, shortcut="option_a", normalization="fused",
+    dtype=None,
+):
+    """The ResNet basic block: `relu(residual(x) + shortcut(x))`.
+
+    `residual` is conv3x3 (stride `strides`), normalization, ReLU, conv3x3,
+    normalization. Where the shape changes (`strides != 1` or a new number
+    of filters) the shortcut is
+
+    - `"option_a"`: `OptionAShortcut` padding the new channels with zeros,
+      half on each side (akamaster/pytorch_resnet_cifar10's `BasicBlock`
+      with `option='A'`, where the channels double; no parameters);
+    - `"projection"`: a 1x1 convolution with stride `strides` and a
+      normalization (weiaicunzai/pytorch-cifar100's `BasicBlock`);
+
+    otherwise the identity.
+
+    Args:
+        x: Channels-last input tensor.
+        filters: Output channels of both convolutions.
+        strides: Stride of the first convolution and of the shortcut.
+        name: Prefix of the block's layer names.
+        shortcut: `"option_a"` or `"projection"`.
+        normalization: See `normalization_layer`.
+        dtype: Dtype policy of the block's layers.
+    """
+    if shortcut not in SHORTCUTS:
+        raise ValueError(
+            f"`shortcut` must be one of {list(SHORTCUTS)}. "
+            f"Received: shortcut={shortcut!r}"
+        )
+    residual = conv3x3(x, filters, strides, f"{name}_conv1", dtype)
+    residual = normalization_layer(normalization, f"{name}_bn1", dtype)(
+        residual
+    )
+    residual = layers.ReLU(dtype=dtype, name=f"{name}_relu1")(residual)
+    residual = conv3x3(residual, filters, 1, f"{name}_conv2", dtype)
+    residual = normalization_layer(normalization, f"{name}_bn2", dtype)(
+        residual
+    )
+    added_channels = filters - x.shape[-1]
+    if strides == 1 and added_channels == 0:
+        skip = x
+    elif shortcut == "option_a":
+        if added_channels < 0 or added_channels % 2:
+            raise ValueError(
+                "An option-A shortcut pads the same number of zero channels "
+                "on each side, so a block must add an even, non-negative "
+                f"number of channels. Received: {x.shape[-1]} -> {filters} "
+                f"channels in block {name!r}"
+            )
+        skip = OptionAShortcut(
+            channel_padding=added_channels // 2,
             strides=strides,
+            dtype=dtype,
             name=f"{name}_shortcut",
         )(x)
     else:
-        shortcut = x
-    x = layers.Add(name=f"{name}_add")([residual, shortcut])
-    return layers.ReLU(name=f"{name}_out")(x)
-
-
-def resnet32(input_shape=(32, 32, 3), num_classes=10, *, name="resnet32"):
-    """ResNet-32 for CIFAR-sized images, returning logits.
-
-    Reproduces `resnet32()` of akamaster/pytorch_resnet_cifar10, channels
-    last, except that the stem accepts any number of input channels and the
-    kernels are Glorot-uniform (the paper's choice). Strided 3x3
-    convolutions pad one pixel on every side, as PyTorch's `padding=1` does.
-    BatchNormalization uses PyTorch's momentum and epsilon, and the
-    classifier stays float32 under a mixed-precision policy.
-
-    Args:
-        input_shape: Image shape `(height, width, channels)`.
-        num_classes: Number of output logits.
-        name: Model name.
-
-    Returns:
-        A functional `keras.Model` mapping images to `(batch, num_classes)`
-        logits.
-    """
-    inputs = image_input(input_shape, num_classes)
-    x = conv3x3(inputs, 16, 1, name="stem_conv")
-    x = batch_norm(x, name="stem_bn")
-    x = layers.ReLU(name="stem_relu")(x)
-    for stage, (filters, first_strides) in enumerate(
-        [(16, 1), (32, 2), (64, 2)], start=1
-    ):
-        for block in range(1, 6):
-            x = _basic_block(
-                x,
-                filters,
-                first_strides if block == 1 else 1,
-                name=f"stage{stage}_block{block}",
-            )
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = classifier(x, num_classes)
-    return keras.Model(inputs, outputs, name=name)
+        skip = conv2d_torch_padding(
+            x, filters, 1, strides, 0, f"{name}_shortcut_conv", dtype
+        )
+        skip = normalization_layer(
+            normalization, f"{name}_shortcut_bn", dtype
+        )(skip)
+    x = layers.Add(dtype=dtype, name=f"{name}_add")([residual, skip])
+    return layers.ReLU(dtype=dtype, name=f"{name}_out")(x)
