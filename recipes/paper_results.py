@@ -1,4 +1,8 @@
-"""The paper's published accuracies, transcribed as printed.
+"""The paper's experiments as published: table layouts and numbers.
+
+The one place that maps the paper's tables to datasets, models and loss
+rows; the sweeps of `recipes/configs/table2.py`, `table3.py` and
+`lr_grid.py` and the comparison of `recipes.report` read it.
 
 Sources (Staats, Thamm & Rosenow 2023, `paper.md`):
 
@@ -10,15 +14,18 @@ Sources (Staats, Thamm & Rosenow 2023, `paper.md`):
 
 Keys use the identifiers of the rest of the package: dataset names of
 `keras_robust.data` (`"cifar10"`, `"fashion_mnist"`, `"cifar100"`), model
-names of the zoo (`"resnet32"`, `"mlp1024"`, `"resnet34"`), the loss-variant
-keys of `keras_robust.presets.table_variants` and noise rates as fractions.
-The paper's row labels map to variant keys as
+names of the zoo (`"resnet32"`, `"mlp1024"`, `"resnet34"`), the row keys of
+`TABLE2_ROWS` and `TABLE3_ROWS` and noise rates as fractions. A row is a
+loss with an output bias eps (`LossRow`):
 
     CE -> "ce", MAE -> "mae", "MAE eps=0.5" (MAE*) -> "mae*",
     boundCE -> "boundce", genCE -> "gce", symCE -> "sce",
     actPas1 -> "actpas1", actPas2 -> "actpas2", biTemp -> "bitemp",
     "MAE* eps=1.5" -> "mae*1.5", "MAE* eps=3.0" -> "mae*3.0",
     "boundCE* eps=1.5" -> "boundce*1.5", "boundCE* eps=2.5" -> "boundce*2.5".
+
+The loss hyperparameters of each row are paper Table 1's for the number of
+classes (`keras_robust.presets`), so a row sets only the loss and eps.
 
 Values are `(mean, error)` in percent, exactly as printed (the paper prints
 two decimals). Two printed values disagree between tables and are kept as
@@ -32,16 +39,108 @@ Example:
 (86.81, 0.12)
 """
 
-from keras_robust import presets
+import dataclasses
 
 #: Noise rates (columns) of Tables 2 and 3.
 NOISE_RATES = (0.0, 0.1, 0.2, 0.4, 0.6)
 
+#: Seeds per cell of Tables 2 and 3 and supplement Table 1 (paper Sec. 4).
+SEEDS = (0, 1, 2, 3, 4)
+
 #: Initial learning rates (columns) of supplement Table 1.
 LEARNING_RATES = (0.0005, 0.0008, 0.001, 0.003, 0.005, 0.008, 0.01, 0.03, 0.05)
 
+#: The paper's names of the losses.
+LOSS_LABELS = {
+    "ce": "CE",
+    "mae": "MAE",
+    "gce": "genCE",
+    "sce": "symCE",
+    "actpas1": "actPas1",
+    "actpas2": "actPas2",
+    "bitemp": "biTemp",
+    "boundce": "boundCE",
+}
+
+
+def row_label(loss, output_bias=0.0):
+    """The paper's label of a loss with output bias eps, e.g. `"MAE* eps=0.5"`."""
+    label = LOSS_LABELS.get(loss, loss)
+    if output_bias:
+        eps = f"{float(output_bias):g}"
+        label += f"* eps={eps}" if "." in eps or "e" in eps else f"* eps={eps}.0"
+    return label
+
+
+@dataclasses.dataclass(frozen=True)
+class LossRow:
+    """One row of the paper's Tables 2 and 3: a loss with its output bias.
+
+    Attributes:
+        key: Identifier of the row, e.g. `"mae*1.5"`.
+        loss: The loss's name for `keras_robust.losses.get`.
+        output_bias: eps of the row (0 for plain losses).
+    """
+
+    key: str
+    loss: str
+    output_bias: float = 0.0
+
+    @property
+    def label(self):
+        """The paper's row label, e.g. `"MAE* eps=1.5"`."""
+        return row_label(self.loss, self.output_bias)
+
+    @property
+    def overrides(self):
+        """The run settings of the row, as a sweep point's overrides."""
+        return {"loss": self.loss, "output_bias": self.output_bias}
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A table of the paper: its (dataset, model) blocks and loss rows."""
+
+    name: str
+    datasets: tuple
+    models: tuple
+    rows: tuple
+
+
+TABLE2_ROWS = (
+    LossRow("ce", "ce"),
+    LossRow("mae", "mae"),
+    LossRow("mae*", "mae", 0.5),
+    LossRow("boundce", "boundce"),
+    LossRow("gce", "gce"),
+    LossRow("sce", "sce"),
+    LossRow("actpas1", "actpas1"),
+    LossRow("actpas2", "actpas2"),
+    LossRow("bitemp", "bitemp"),
+)
+TABLE3_ROWS = (
+    LossRow("ce", "ce"),
+    LossRow("mae*1.5", "mae", 1.5),
+    LossRow("mae*3.0", "mae", 3.0),
+    LossRow("boundce*1.5", "boundce", 1.5),
+    LossRow("boundce*2.5", "boundce", 2.5),
+    LossRow("gce", "gce"),
+    LossRow("sce", "sce"),
+    LossRow("actpas1", "actpas1"),
+    LossRow("actpas2", "actpas2"),
+    LossRow("bitemp", "bitemp"),
+)
+
+#: The paper's tables: which datasets, models and loss rows each compares.
+TABLES = {
+    "table2": Table(
+        "table2", ("cifar10", "fashion_mnist"), ("resnet32", "mlp1024"), TABLE2_ROWS
+    ),
+    "table3": Table("table3", ("cifar100",), ("resnet34",), TABLE3_ROWS),
+}
+
 # Table 2, one block per (dataset, model), rows in the order of
-# `presets.table_variants("table2")`, columns NOISE_RATES.
+# `TABLE2_ROWS`, columns NOISE_RATES.
 _TABLE2_BLOCKS = {
     ("cifar10", "mlp1024"): {
         "ce": ((55.70, 0.13), (50.56, 0.10), (46.20, 0.31), (36.90, 0.17), (27.51, 0.35)),
@@ -89,7 +188,7 @@ _TABLE2_BLOCKS = {
     },
 }
 
-# Table 3, rows in the order of `presets.table_variants("table3")`.
+# Table 3, rows in the order of `TABLE3_ROWS`.
 _TABLE3_BLOCKS = {
     ("cifar100", "resnet34"): {
         "ce": ((75.88, 0.15), (69.21, 0.12), (63.07, 0.15), (46.46, 0.24), (24.69, 0.68)),
@@ -148,33 +247,33 @@ TABLE2_TOP_MEAN_ACCURACY = {
 def _flatten(blocks, columns):
     table = {}
     for (dataset, model), rows in blocks.items():
-        for variant_key, values in rows.items():
+        for key, values in rows.items():
             if len(values) != len(columns):
                 raise AssertionError(
-                    f"Row {dataset}/{model}/{variant_key} has {len(values)} "
+                    f"Row {dataset}/{model}/{key} has {len(values)} "
                     f"values, expected {len(columns)}."
                 )
             for column, value in zip(columns, values):
-                table[(dataset, model, variant_key, column)] = value
+                table[(dataset, model, key, column)] = value
     return table
 
 
-#: Paper Table 2: `{(dataset, model, variant_key, noise_rate): (mean, error)}`.
+#: Paper Table 2: `{(dataset, model, row_key, noise_rate): (mean, error)}`.
 TABLE2 = _flatten(_TABLE2_BLOCKS, NOISE_RATES)
 
-#: Paper Table 3: `{(dataset, model, variant_key, noise_rate): (mean, error)}`.
+#: Paper Table 3: `{(dataset, model, row_key, noise_rate): (mean, error)}`.
 TABLE3 = _flatten(_TABLE3_BLOCKS, NOISE_RATES)
 
-#: Supplement Table 1: `{(dataset, variant_key, learning_rate): (mean, error)}`
+#: Supplement Table 1: `{(dataset, row_key, learning_rate): (mean, error)}`
 #: for MLP1024 on clean data.
 MLP_LEARNING_RATE_TABLE = {
-    (dataset, variant_key, rate): value
+    (dataset, key, rate): value
     for dataset, rows in _MLP_LR_BLOCKS.items()
-    for variant_key, values in rows.items()
+    for key, values in rows.items()
     for rate, value in zip(LEARNING_RATES, values)
 }
 
-_TABLES = {"table2": TABLE2, "table3": TABLE3}
+_VALUES = {"table2": TABLE2, "table3": TABLE3}
 
 #: The (dataset, model) blocks of each table, in the paper's order.
 TABLE_BLOCKS = {
@@ -197,12 +296,15 @@ def _rate_key(value, allowed, name):
 
 
 def table(name):
-    """The transcribed table `"table2"` or `"table3"` (a dict, see TABLE2)."""
-    if name not in _TABLES:
-        raise ValueError(
-            f"Unknown table {name!r}. Allowed: {', '.join(_TABLES)}."
-        )
-    return _TABLES[name]
+    """The `Table` `"table2"` or `"table3"`."""
+    if name not in TABLES:
+        raise ValueError(f"Unknown table {name!r}. Allowed: {', '.join(TABLES)}.")
+    return TABLES[name]
+
+
+def table_values(name):
+    """The transcribed numbers of `"table2"` or `"table3"` (see TABLE2)."""
+    return _VALUES[table(name).name]
 
 
 def table_for(dataset, model):
@@ -213,14 +315,22 @@ def table_for(dataset, model):
     return None
 
 
-def paper_value(dataset, model, variant_key, noise_rate):
+def find_row(table_name, loss, output_bias=0.0):
+    """The `LossRow` of a table with this loss and eps, or None."""
+    for row in table(table_name).rows:
+        if row.loss == loss and abs(row.output_bias - float(output_bias or 0.0)) < 1e-9:
+            return row
+    return None
+
+
+def paper_value(dataset, model, row_key, noise_rate):
     """The paper's `(mean, error)` in percent for one cell, or None.
 
     Args:
         dataset: `"cifar10"`, `"fashion_mnist"` or `"cifar100"`.
         model: `"resnet32"`, `"mlp1024"` or `"resnet34"`.
-        variant_key: A key of `keras_robust.presets.table_variants`, e.g.
-            `"mae*"` or `"boundce*2.5"`.
+        row_key: A key of `TABLE2_ROWS` or `TABLE3_ROWS`, e.g. `"mae*"` or
+            `"boundce*2.5"`.
         noise_rate: Symmetric noise rate as a fraction, e.g. `0.4`.
 
     Returns:
@@ -230,26 +340,34 @@ def paper_value(dataset, model, variant_key, noise_rate):
     rate = _rate_key(noise_rate, NOISE_RATES, "noise_rate")
     if rate is None:
         return None
-    key = (dataset, model, variant_key, rate)
+    key = (dataset, model, row_key, rate)
     return TABLE2.get(key) or TABLE3.get(key)
 
 
-def paper_learning_rate_value(dataset, variant_key, learning_rate):
+def paper_learning_rate_value(dataset, row_key, learning_rate):
     """Supplement Table 1's `(mean, error)` for an MLP1024 rate, or None."""
     rate = _rate_key(learning_rate, LEARNING_RATES, "learning_rate")
     if rate is None:
         return None
-    return MLP_LEARNING_RATE_TABLE.get((dataset, variant_key, rate))
+    return MLP_LEARNING_RATE_TABLE.get((dataset, row_key, rate))
 
 
-def paper_best_learning_rate(dataset, variant_key):
-    """The rate printed in bold in supplement Table 1 (used for Table 2).
+def paper_best_learning_rate(dataset, row_key):
+    """The rate printed in bold in supplement Table 1 (used for Table 2), or None.
 
-    The bold face is lost in paper.md; the rates come from
-    `keras_robust.presets.mlp_learning_rate`, and each one's accuracy equals
-    the Table 2 entry at 0 % noise.
+    The bold face is lost in paper.md; the bold rate is the one whose
+    clean-data accuracy is Table 2's MLP1024 entry at 0 % noise, which
+    is unique in every row.
     """
-    return presets.mlp_learning_rate(variant_key, dataset)
+    clean = TABLE2.get((dataset, "mlp1024", row_key, 0.0))
+    if clean is None:
+        return None
+    rates = [
+        rate
+        for rate in LEARNING_RATES
+        if MLP_LEARNING_RATE_TABLE[(dataset, row_key, rate)][0] == clean[0]
+    ]
+    return rates[0] if len(rates) == 1 else None
 
 
 def format_value(value, decimals=2):
