@@ -38,9 +38,12 @@ Fields:
 - `data_dir`: TFDS data directory (None: TFDS's default).
 - `verbose`: `model.fit` verbosity (0 silent, 1 progress bar, 2 a line per
   epoch).
+- `save_model`: also save the trained model as `<run dir>/model.keras`
+  (load it with `keras.models.load_model` after `import keras_robust, zoo`).
 
-`data_dir` and `verbose` do not change what is computed: they are left out
-of the run id and of the settings comparison of a resumed or finished run.
+`data_dir`, `verbose` and `save_model` do not change what is computed: they
+are left out of the run id and of the settings comparison of a resumed or
+finished run.
 """
 
 import hashlib
@@ -59,7 +62,7 @@ from recipes import protocols
 
 MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 #: Fields that do not change what a run computes.
-UNCOMPUTED_FIELDS = ("data_dir", "verbose")
+UNCOMPUTED_FIELDS = ("data_dir", "verbose", "save_model")
 #: Fields that name a run readably in its id; the others are hashed.
 IDENTITY_FIELDS = (
     "dataset", "model", "loss", "output_bias", "noise_kind", "noise_rate",
@@ -119,6 +122,7 @@ def get_default_config():
     config.deterministic = True
     config.data_dir = config_dict.placeholder(str)
     config.verbose = 2
+    config.save_model = False
     return config
 
 
@@ -291,7 +295,8 @@ def resolve(config):
         _integer(name, resolved[name])
     if resolved["train_size"] is not None:
         _integer("train_size", resolved["train_size"])
-    for name in ("augment", "jit_compile", "device_resident", "deterministic"):
+    for name in ("augment", "jit_compile", "device_resident", "deterministic",
+                 "save_model"):
         _boolean(name, resolved[name])
     _one_of("mixed_precision", resolved["mixed_precision"], MIXED_PRECISION_POLICIES)
     _one_of("data_source", resolved["data_source"], data.DATA_SOURCES)
