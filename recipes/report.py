@@ -226,12 +226,12 @@ def group_blocks(results_list):
 # Tables.
 
 
-def _cell_text(statistic, decimals, bold=False, paper_value=None):
+def _cell_text(statistic, decimals, bold=False, paper_value=None, mark_seeds=True):
     mean, error, n = statistic
     text = format_statistic(mean, error, decimals)
     if bold:
         text = f"**{text}**"
-    if n < PAPER_NUM_SEEDS:
+    if mark_seeds and n < PAPER_NUM_SEEDS:
         text += f" n={n}"
     if paper_value is not None:
         text += f" (paper {paper_results.format_value(paper_value, decimals)})"
@@ -280,6 +280,7 @@ def noise_table(block):
                     decimals,
                     bold=not single and round(cell.statistic[0], decimals) == best[column],
                     paper_value=_paper_noise_value(block, row, column),
+                    mark_seeds=not single,  # a single column's table has a seeds column
                 )
             )
         if single:
@@ -347,7 +348,7 @@ def _shared_settings(results_list):
     shared = []
     for name in shown:
         values = {json.dumps(run.settings.get(name)) for run in results_list}
-        if len(values) == 1:
+        if len(values) == 1 and results_list[0].settings.get(name) is not None:
             shared.append(f"{name}={_setting_text(results_list[0].settings.get(name))}")
     return ", ".join(shared)
 

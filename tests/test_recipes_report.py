@@ -226,7 +226,7 @@ def test_single_noise_rate_table_and_settings_split(tmp_path):
     assert "not in the paper" in markdown and "(paper" not in markdown
     assert "| Loss | test accuracy (%) | false label accuracy (%) | seeds |" in markdown
     # One decimal outside the paper's tables; false-label accuracy is half.
-    assert _table_rows(markdown)["CE"] == ["60.0 ± 10.0 n=2", "30.0 ± 5.0", "2"]
+    assert _table_rows(markdown)["CE"] == ["60.0 ± 10.0", "30.0 ± 5.0", "2"]
     assert "Settings of every run: epochs=3, batch_size=32, learning_rate=0.01" in markdown
 
     epochs, means, errors = report.mean_curve(runs, "test_accuracy")
@@ -241,8 +241,8 @@ def test_single_noise_rate_table_and_settings_split(tmp_path):
     )
     rows = _table_rows(report.markdown_report(results.load_all(tmp_path)))
     assert rows == {
-        "CE (batch_size=32)": ["60.0 ± 10.0 n=2", "30.0 ± 5.0", "2"],
-        "CE (batch_size=64)": ["90.0 n=1", "45.0", "1"],
+        "CE (batch_size=32)": ["60.0 ± 10.0", "30.0 ± 5.0", "2"],
+        "CE (batch_size=64)": ["90.0", "45.0", "1"],
     }
 
 

@@ -56,6 +56,8 @@ def get_config(arg=None):
     config.noise_rate = 0.4
     config.learning_rate = 0.01
     config.epochs = 20
+    # One line per run from the grid, not one per epoch.
+    config.verbose = 0
     return config
 
 
