@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import shutil
+import zipfile
 
 import keras
 import numpy as np
@@ -114,7 +115,7 @@ def load(directory):
         with np.load(variables_path) as stored:
             paths = tuple(str(path) for path in stored["paths"])
             values = tuple(stored[f"v{index:05d}"] for index in range(len(paths)))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DamagedCheckpointError(
             f"Damaged checkpoint {variables_path}: {type(error).__name__}: {error}"
         ) from None

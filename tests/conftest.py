@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Before Keras: the recipes' TensorFlow defaults (oneDNN, quiet import), as
+# in a recipe's own process.
+import recipes  # noqa: E402,F401
 import keras  # noqa: E402
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402
