@@ -123,6 +123,9 @@ def load_sweep(config_filename):
 
     Returns:
         A list of dicts of overrides, or None.
+
+    Raises:
+        SweepError: if the file does not exist or `get_sweep` refuses `ARG`.
     """
     path, _, arg = str(config_filename).partition(":")
     spec = importlib.util.spec_from_file_location("recipes_sweep_config", path)
@@ -133,7 +136,10 @@ def load_sweep(config_filename):
     get_sweep = getattr(module, "get_sweep", None)
     if get_sweep is None:
         return None
-    return get_sweep(arg) if arg else get_sweep()
+    try:
+        return get_sweep(arg) if arg else get_sweep()
+    except ValueError as error:  # a config argument that is not allowed
+        raise SweepError(f"--config={config_filename}: {error}") from None
 
 
 class Point:

@@ -543,12 +543,6 @@ def write_report(results_list, output_dir, *, plots=True):
     return markdown
 
 
-def _usage_error(message):
-    """Exits with status 2 after one line on stderr (no help text)."""
-    print(message, file=sys.stderr)
-    sys.exit(2)
-
-
 def define_flags(flag_values=flags.FLAGS):
     """Defines this script's flags."""
     flags.DEFINE_string(
@@ -568,10 +562,13 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def main(argv, flag_values=flags.FLAGS):
-    if len(argv) > 1:
-        _usage_error(f"Unexpected arguments: {' '.join(argv[1:])}")
-    if not os.path.isdir(flag_values.results_dir):
-        _usage_error(f"--results_dir={flag_values.results_dir}: not a directory.")
+    if len(argv) > 1 or not os.path.isdir(flag_values.results_dir):
+        # A usage error: one line and exit status 2, no help text.
+        problem = f"--results_dir={flag_values.results_dir}: not a directory."
+        if len(argv) > 1:
+            problem = f"Unexpected arguments: {' '.join(argv[1:])}"
+        print(problem, file=sys.stderr)
+        sys.exit(2)
     markdown = write_report(
         results_lib.load_all(flag_values.results_dir),
         flag_values.output_dir or flag_values.results_dir,

@@ -15,6 +15,11 @@ import itertools
 
 import ml_collections
 
+import zoo
+from keras_robust import data
+from recipes import config as config_lib
+from recipes import paper_results
+
 
 class ConfigArgumentError(ValueError):
     """A config argument (`--config=file.py:ARG`) is not one the file takes."""
@@ -109,44 +114,52 @@ def product(**axes):
     return points
 
 
-def paper_table_arg(table_name, arg):
-    """The arguments of a paper-table config (`table2.py`, `table3.py`).
+def table_rows(table_name, keys):
+    """The sweep overrides of the rows `keys` of a paper table, in that order.
 
-    `datasets`, `models`, `losses` (row keys of the table, e.g. `mae*`),
-    `noise_rates` and `seeds`, each narrowing or changing the paper's axes
-    (`recipes.paper_results.TABLES`); datasets and models the paper's table
-    does not hold are allowed (e.g. `datasets=digits` for a quick offline
-    check).
+    Raises:
+        ConfigArgumentError: for a key that is not a row of the table.
     """
-    import zoo
-    from keras_robust import data
-    from recipes import paper_results
+    rows = {row.key: row.overrides for row in paper_results.table(table_name).rows}
+    check_choices("losses", keys, tuple(rows))
+    return [rows[key] for key in keys]
 
+
+def paper_table(table_name):
+    """`(get_config, get_sweep)` of a paper-table config (`table2.py`, `table3.py`).
+
+    The config argument takes `datasets`, `models`, `losses` (row keys of
+    the table, e.g. `mae*`), `noise_rates` and `seeds`, each narrowing or
+    changing the paper's axes (`recipes.paper_results.TABLES`); datasets
+    and models the paper's table does not hold are allowed (e.g.
+    `datasets=digits` for a quick offline check). The base config is
+    `recipes.config.get_default_config()`: every run takes its model's
+    training protocol and the paper's loss hyperparameters.
+    """
     table = paper_results.table(table_name)
-    arg = parse_arg(
-        arg,
-        datasets=table.datasets,
-        models=table.models,
-        losses=tuple(row.key for row in table.rows),
-        noise_rates=paper_results.NOISE_RATES,
-        seeds=paper_results.SEEDS,
-    )
-    check_choices("datasets", arg.datasets, tuple(data.DATASETS))
-    check_choices("models", arg.models, tuple(zoo.MODELS))
-    check_choices("losses", arg.losses, tuple(row.key for row in table.rows))
-    return arg
 
+    def parse(arg):
+        arg = parse_arg(
+            arg,
+            datasets=table.datasets,
+            models=table.models,
+            losses=tuple(row.key for row in table.rows),
+            noise_rates=paper_results.NOISE_RATES,
+            seeds=paper_results.SEEDS,
+        )
+        check_choices("datasets", arg.datasets, tuple(data.DATASETS))
+        check_choices("models", arg.models, tuple(zoo.MODELS))
+        return arg, table_rows(table_name, arg.losses)
 
-def paper_table_sweep(table_name, arg):
-    """The runs of a paper table: datasets x models x loss rows x noise x seeds."""
-    from recipes import paper_results
+    def get_config(arg=None):
+        parse(arg)
+        return config_lib.get_default_config()
 
-    arg = paper_table_arg(table_name, arg)
-    rows = [row.overrides for row in paper_results.table(table_name).rows if row.key in arg.losses]
-    return product(
-        dataset=arg.datasets,
-        model=arg.models,
-        row=rows,
-        noise_rate=arg.noise_rates,
-        seed=arg.seeds,
-    )
+    def get_sweep(arg=None):
+        arg, rows = parse(arg)
+        return product(
+            dataset=arg.datasets, model=arg.models, row=rows,
+            noise_rate=arg.noise_rates, seed=arg.seeds,
+        )
+
+    return get_config, get_sweep

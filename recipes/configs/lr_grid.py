@@ -35,13 +35,12 @@ def _arg(arg):
         learning_rates=paper_results.LEARNING_RATES,
         seeds=paper_results.SEEDS,
     )
-    common.check_choices("losses", arg.losses, tuple(row.key for row in paper_results.TABLE2_ROWS))
-    return arg
+    return arg, common.table_rows("table2", arg.losses)
 
 
 def get_config(arg=None):
     """MLP1024 on clean data with its protocol."""
-    _arg(arg)
+    _arg(arg)  # Checks the argument.
     config = config_lib.get_default_config()
     config.model = "mlp1024"
     config.noise_rate = 0.0
@@ -50,11 +49,10 @@ def get_config(arg=None):
 
 def get_sweep(arg=None):
     """datasets x loss rows x learning rates x seeds."""
-    arg = _arg(arg)
-    rows = {row.key: row.overrides for row in paper_results.TABLE2_ROWS}
+    arg, rows = _arg(arg)
     return common.product(
         dataset=arg.datasets,
-        row=[rows[key] for key in arg.losses],
+        row=rows,
         learning_rate=arg.learning_rates,
         seed=arg.seeds,
     )

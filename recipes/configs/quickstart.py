@@ -34,22 +34,20 @@ Arguments narrow the sweep (`+` joins values; quote a `*` in a shell),
 """
 
 from recipes import config as config_lib
-from recipes import paper_results
 from recipes.configs import common
 
 LOSSES = ("ce", "mae*", "gce", "boundce")
 SEEDS = (0, 1, 2)
 
 
-def _arg(arg):
+def _rows_and_seeds(arg):
     arg = common.parse_arg(arg, losses=LOSSES, seeds=SEEDS)
-    common.check_choices("losses", arg.losses, tuple(row.key for row in paper_results.TABLE2_ROWS))
-    return arg
+    return common.table_rows("table2", arg.losses), arg.seeds
 
 
 def get_config(arg=None):
     """MLP1024 on digits, 40 % symmetric noise, lr 0.01, 20 epochs."""
-    _arg(arg)
+    _rows_and_seeds(arg)
     config = config_lib.get_default_config()
     config.dataset = "digits"
     config.model = "mlp1024"
@@ -63,6 +61,5 @@ def get_config(arg=None):
 
 def get_sweep(arg=None):
     """The loss rows, then the seeds."""
-    arg = _arg(arg)
-    rows = {row.key: row.overrides for row in paper_results.TABLE2_ROWS}
-    return common.product(row=[rows[key] for key in arg.losses], seed=arg.seeds)
+    rows, seeds = _rows_and_seeds(arg)
+    return common.product(row=rows, seed=seeds)

@@ -15,24 +15,10 @@ the argument in a shell when it holds a `*`):
         --config='recipes/configs/table2.py:models=mlp1024,datasets=fashion_mnist' \
         --workdir=runs/table2
 
-Arguments: `datasets`, `models`, `losses` (row keys of
-`recipes.paper_results.TABLE2_ROWS`), `noise_rates`, `seeds`. Fields of
-every run change with `--config.<field>=...` (e.g. `--config.epochs=10`).
-Stop and restart at will; `--workers=k` trains k runs at a time and the
-chief/worker variables of `recipes.grid` spread the sweep over machines.
-The report (`<workdir>/report.md`) sets each cell beside the paper's.
+Arguments: see `recipes.configs.common.paper_table`; every run's fields
+change with `--config.<field>=...` (e.g. `--config.epochs=10`).
 """
 
-from recipes import config as config_lib
 from recipes.configs import common
 
-
-def get_config(arg=None):
-    """Every run's settings but the swept ones: the paper's protocols."""
-    common.paper_table_arg("table2", arg)
-    return config_lib.get_default_config()
-
-
-def get_sweep(arg=None):
-    """datasets x models x loss rows x noise rates x seeds."""
-    return common.paper_table_sweep("table2", arg)
+get_config, get_sweep = common.paper_table("table2")
