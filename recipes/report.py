@@ -358,16 +358,17 @@ def markdown_report(results_list):
     lines = ["# Final test accuracy (%)", ""]
     if not results_list:
         return "\n".join(lines + ["No finished runs.", ""])
-    lines += [
-        f"{len(results_list)} runs. Mean ± standard error over seeds (ddof=1); "
-        f"`n=` marks fewer than {PAPER_NUM_SEEDS} seeds; the paper's value is in "
-        "parentheses.",
-        "",
-    ]
+    blocks = group_blocks(results_list)
+    legend = [f"{len(results_list)} runs. Mean ± standard error over seeds (ddof=1)"]
+    if any(len(block.columns) > 1 or block.kind == "learning_rate" for block in blocks):
+        legend.append(f"`n=` marks fewer than {PAPER_NUM_SEEDS} seeds")
+    if any(block.paper_table for block in blocks):
+        legend.append("the paper's value is in parentheses")
+    lines += ["; ".join(legend) + ".", ""]
     shared = _shared_settings(results_list)
     if shared:
         lines += [f"Settings of every run: {shared}.", ""]
-    for block in group_blocks(results_list):
+    for block in blocks:
         source = block.paper_table
         source = f"paper {source.replace('table', 'Table ')}" if source else "not in the paper"
         if block.kind == "learning_rate":

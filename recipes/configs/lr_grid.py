@@ -15,7 +15,7 @@ rates to `<workdir>/best_learning_rates.json`.
 A subset, offline (`+` joins values; quote a `*` in a shell):
 
     python -m recipes.main \
-        --config='recipes/configs/lr_grid.py:datasets=digits,learning_rates=0.001+0.01,seeds=0+1' \
+        --config='recipes/configs/lr_grid.py:datasets=digits,losses=ce+mae*,learning_rates=0.001+0.01,seeds=0+1' \
         --config.epochs=2 --config.train_size=256 --workdir=runs/lr_digits
 
 Arguments: `datasets`, `losses` (row keys of
