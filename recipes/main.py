@@ -135,6 +135,12 @@ def _describe_parse_error(error, argv):
             f"({text.splitlines()[-1].strip()}); give a path or one of: "
             f"{', '.join(config_names())}"
         )
+    if "Error whilst parsing config file" in text:
+        # ml_collections appends the config's traceback; its last line is
+        # `module.Class: reason`.
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        reason = re.sub(r"^[\w.]*(Error|Exception): ", "", last.strip())
+        return f"--config={_config_argument(argv)}: {reason}"
     if isinstance(error, flags.Error):
         return text.splitlines()[0]
     return f"--config={_config_argument(argv)}: {type(error).__name__}: {text}"
@@ -142,9 +148,8 @@ def _describe_parse_error(error, argv):
 
 def parse_flags(argv):
     """absl's flag parsing, with every mistake reported in one line (status 2)."""
-    argv = _with_config_paths(argv)
     try:
-        remaining = flags.FLAGS(argv)
+        remaining = flags.FLAGS(_with_config_paths(argv))
         if _CONFIG.value is None:
             usage_error(
                 "--config is required: a config file or one of "
