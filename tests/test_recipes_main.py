@@ -35,7 +35,22 @@ def test_one_run_from_another_directory_then_report_and_mismatch(tmp_path):
     result = results.read(workdir)
     assert result.settings["learning_rate"] == 0.01  # digits: the documented default
     assert f"test accuracy:        {result.test_accuracy:.4f}" in trained.stdout
-    assert (workdir / "model.keras").exists()
+    # The saved model loads in a fresh process after `import keras_robust, zoo`
+    # (its loss, augmentation layer and optimizer are theirs) and takes raw
+    # uint8 images.
+    loader = (
+        "import keras_robust, zoo, keras, sys\n"
+        "model = keras.models.load_model(sys.argv[1])\n"
+        "test = keras_robust.data.load_dataset('digits')\n"
+        "print(model.evaluate(test.x_test, test.y_test, verbose=0, return_dict=True)['accuracy'])\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", loader, str(workdir / "model.keras")], cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert float(loaded.stdout.split()[-1]) == pytest.approx(result.test_accuracy, abs=1e-6)
 
     again = run_main(tmp_path, "--config=default", f"--workdir={workdir}",
                      "--report_only", *DIGITS_RUN)
