@@ -206,7 +206,9 @@ def read_sweep_file(workdir):
         config = config_lib.override(config_lib.get_default_config(), stored["config"])
         return config, stored["sweep"]
     except FileNotFoundError:
-        raise SweepError(f"{path} does not exist: no sweep was started in that directory.") from None
+        raise SweepError(
+            f"{path} does not exist: no sweep was started in that directory."
+        ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise SweepError(f"{path} is damaged ({error}).") from None
 

@@ -28,9 +28,10 @@ The loss hyperparameters of each row are paper Table 1's for the number of
 classes (`keras_robust.presets`), so a row sets only the loss and eps.
 
 Values are `(mean, error)` in percent, exactly as printed (the paper prints
-two decimals), read from `paper_results.csv` beside this module. Two printed values disagree between tables and are kept as
-printed: Fashion-MNIST MLP1024 MAE at lr 0.0008 reads `84.83 +- 2.59` in
-Table 2 but `84.83 +- 2.32` in supplement Table 1.
+two decimals), read from `paper_results.csv` beside this module. Two
+printed values disagree between tables and are kept as printed:
+Fashion-MNIST MLP1024 MAE at lr 0.0008 reads `84.83 +- 2.59` in Table 2 but
+`84.83 +- 2.32` in supplement Table 1.
 
 Example:
 

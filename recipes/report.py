@@ -369,9 +369,8 @@ def markdown_report(results_list):
     if shared:
         lines += [f"Settings of every run: {shared}.", ""]
     for block in blocks:
-        source = block.paper_table
-        source = f"paper {source.replace('table', 'Table ')}" if source else "not in the paper"
         if block.kind == "learning_rate":
+            source = "paper supplement Table 1" if block.paper_table else "not in the paper"
             noise = ", ".join(
                 _percent(rate)
                 for rate in sorted({
@@ -381,16 +380,17 @@ def markdown_report(results_list):
                     for run in cell.runs
                 })
             )
-            lines.append(
-                f"## {block.dataset}, {block.model}, {noise} {block.noise_kind} noise: "
-                f"initial learning rate ({'paper supplement Table 1' if source != 'not in the paper' else source})"
-            )
-            lines += ["", learning_rate_table(block), ""]
+            heading = f"{noise} {block.noise_kind} noise: initial learning rate ({source})"
+            table = learning_rate_table(block)
         else:
-            lines.append(f"## {block.dataset}, {block.model}, {block.noise_kind} noise ({source})")
+            source = "not in the paper"
+            if block.paper_table:
+                source = "paper " + block.paper_table.replace("table", "Table ")
+            heading = f"{block.noise_kind} noise ({source})"
             if len(block.columns) == 1:
-                lines[-1] += f", noise rate {_percent(block.columns[0])}"
-            lines += ["", noise_table(block), ""]
+                heading += f", noise rate {_percent(block.columns[0])}"
+            table = noise_table(block)
+        lines += [f"## {block.dataset}, {block.model}, {heading}", "", table, ""]
     return "\n".join(lines)
 
 
@@ -540,7 +540,8 @@ def write_report(results_list, output_dir, *, plots=True):
             if block.kind != "noise_rate":
                 continue
             for noise_rate in block.columns:
-                plot_curves(block, noise_rate, os.path.join(output_dir, curves_filename(block, noise_rate)))
+                path = os.path.join(output_dir, curves_filename(block, noise_rate))
+                plot_curves(block, noise_rate, path)
     return markdown
 
 

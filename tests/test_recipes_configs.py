@@ -25,7 +25,7 @@ def test_parse_arg():
     )
     assert arg.datasets == ("digits", "cifar10")
     assert arg.seeds == (3,) and arg.rate == 0.25 and arg.fast is True
-    with pytest.raises(common.ConfigArgumentError, match="Unknown config argument 'seed'. Allowed: seeds"):
+    with pytest.raises(common.ConfigArgumentError, match="argument 'seed'. Allowed: seeds"):
         common.parse_arg("seed=1", seeds=(0,))
     with pytest.raises(common.ConfigArgumentError, match=r"seeds='a\+1': expected int values"):
         common.parse_arg("seeds=a+1", seeds=(0,))

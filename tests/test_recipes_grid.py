@@ -95,7 +95,8 @@ def test_failed_run_is_retried_by_the_next_start(tmp_path, capsys):
     finished = grid.run_sweep(config, sweep, tmp_path)
     assert [result.settings["seed"] for result in finished] == [0, 1, 2]
     trained = [entry["run_id"] for entry in grid.read_log(tmp_path)]
-    assert sorted(trained) == sorted(os.path.basename(d) for d in _run_dirs(config, sweep, tmp_path))
+    run_ids = [os.path.basename(run_dir) for run_dir in _run_dirs(config, sweep, tmp_path)]
+    assert sorted(trained) == sorted(run_ids)
 
 
 def test_sweep_checks_every_point_before_training(tmp_path):

@@ -39,7 +39,9 @@ def _convert(name, text, default):
             else:
                 values.append(kind(item))
         except ValueError:
-            expected = f"{kind.__name__} values joined with '+'" if isinstance(default, tuple) else kind.__name__
+            expected = kind.__name__
+            if isinstance(default, tuple):
+                expected += " values joined with '+'"
             raise ConfigArgumentError(
                 f"Config argument {name}={text!r}: expected {expected}."
             ) from None
