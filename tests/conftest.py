@@ -28,5 +28,23 @@ def _reset_keras_state():
     keras.backend.clear_session(free_memory=False)
 
 
+class _KillAfter(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt after `epochs` epochs (once checkpointed)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt(f"killed after epoch {self.epochs}")
+
+
+@pytest.fixture
+def kill_after():
+    """`kill_after(n)`: a Keras callback that kills a run after epoch `n`."""
+    return _KillAfter
+
+
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"

@@ -24,31 +24,19 @@ def tiny_config(**fields):
     return config_lib.override(config, fields)
 
 
-class KillAfter(keras.callbacks.Callback):
-    """Raises after `epochs` epochs, once they are checkpointed."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt(f"killed after epoch {self.epochs}")
-
-
-def kill_and_resume(config, workdir):
+def kill_and_resume(config, workdir, kill_after):
     with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(config, workdir, callbacks=[KillAfter(2)])
+        train_lib.train_and_evaluate(config, workdir, callbacks=[kill_after(2)])
     assert not os.path.exists(workdir / results.RESULTS_FILENAME)
     loaded = checkpoint.load(checkpoint.checkpoint_dir(workdir))
     assert loaded.state["epoch"] == 2 and loaded.state["history"]["epoch"] == [1, 2]
     return train_lib.train_and_evaluate(config, workdir)
 
 
-def test_killed_and_resumed_run_is_bit_identical(tmp_path):
+def test_killed_and_resumed_run_is_bit_identical(tmp_path, kill_after):
     config = tiny_config()
     straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
-    resumed = kill_and_resume(config, tmp_path / "killed")
+    resumed = kill_and_resume(config, tmp_path / "killed", kill_after)
     assert resumed.history["epoch"] == [1, 2, 3]
     assert resumed.history == straight.history
     assert resumed.final == straight.final
@@ -77,9 +65,9 @@ def test_finished_run_is_not_redone_and_other_settings_are_refused(tmp_path):
     assert os.stat(path).st_mtime_ns == mtime
 
 
-def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path, kill_after):
     with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(tiny_config(), tmp_path, callbacks=[KillAfter(1)])
+        train_lib.train_and_evaluate(tiny_config(), tmp_path, callbacks=[kill_after(1)])
     with pytest.raises(results.SettingsMismatchError, match="seed=0 there, 1 here"):
         train_lib.train_and_evaluate(tiny_config(seed=1), tmp_path)
 
@@ -119,7 +107,7 @@ def test_mixed_precision_policy_is_restored(tmp_path):
     assert keras.config.dtype_policy().name == "float32"
 
 
-def test_augmentation_in_the_model_resumes_exactly(tmp_path, monkeypatch):
+def test_augmentation_in_the_model_resumes_exactly(tmp_path, monkeypatch, kill_after):
     # CIFAR-10 shapes and policy (flip + crop inside the model), random data.
     rng = np.random.default_rng(0)
     fake = data.Dataset(
@@ -135,7 +123,7 @@ def test_augmentation_in_the_model_resumes_exactly(tmp_path, monkeypatch):
         learning_rate=0.01, augment=True, train_size=None,
     )
     straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
-    resumed = kill_and_resume(config, tmp_path / "killed")
+    resumed = kill_and_resume(config, tmp_path / "killed", kill_after)
     assert resumed.history == straight.history
     # Another seed draws other crops: the augmentation is really applied.
     other = train_lib.train_and_evaluate(

@@ -268,16 +268,6 @@ def _resident_config(**fields):
     return config_lib.override(config, fields)
 
 
-class _KillAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt(f"killed after epoch {self.epochs}")
-
-
 def test_device_resident_is_part_of_the_run_id():
     config = _resident_config(device_resident=False)
     resident = _resident_config()
@@ -288,7 +278,7 @@ def test_device_resident_is_part_of_the_run_id():
         config_lib.resolve(config_lib.override(config, {"data_source": "hub"}))
 
 
-def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch):
+def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch, kill_after):
     # CIFAR-10 shapes and policy (flip + crop inside the model).
     fake = _indexed(num_train=48, num_test=16)
     monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
@@ -296,7 +286,7 @@ def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch):
     straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):
         train_lib.train_and_evaluate(
-            config, tmp_path / "killed", callbacks=[_KillAfter(2)]
+            config, tmp_path / "killed", callbacks=[kill_after(2)]
         )
     resumed = train_lib.train_and_evaluate(config, tmp_path / "killed")
     assert resumed.history == straight.history
