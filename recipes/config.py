@@ -133,7 +133,9 @@ def get_default_config():
 
 def _one_of(field, value, allowed):
     if value not in allowed:
-        raise ConfigError(field, value, f"expected one of {', '.join(allowed)}")
+        raise ConfigError(
+            field, value, f"expected one of {', '.join(map(str, allowed))}"
+        )
     return value
 
 

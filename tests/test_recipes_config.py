@@ -86,6 +86,7 @@ def test_resolve_is_idempotent_and_locked():
         ({"loss_kwargs": {"z": 1}}, "config.loss_kwargs={'z': 1}: expected hyperparameters"),
         ({"loss": "mae*1.5", "output_bias": 2.0}, "config.output_bias=2.0: expected None or 1.5"),
         ({"mixed_precision": "float16"}, "config.mixed_precision='float16': expected one of"),
+        ({"verbose": 5}, "config.verbose=5: expected one of 0, 1, 2"),
     ],
 )
 def test_errors_are_one_line_naming_field_value_and_allowed(fields, expected):
