@@ -1,4 +1,4 @@
-"""Epoch time of a whole `recipes.runner.run` epoch against pure train steps.
+"""Epoch time of a whole `recipes.train_lib` epoch against pure train steps.
 
 A training epoch of the recipes is more than its train steps: the tf.data
 stream (shuffle, per-image augmentation), the Keras callbacks (learning-rate
@@ -6,7 +6,7 @@ schedule, progress, the per-epoch checkpoint) and the evaluation of test and
 false-label accuracy. This benchmark measures, in one process and
 alternating round by round:
 
-- `epoch`: an epoch of `runner.run` on a
+- `epoch`: an epoch of `train_lib.train_and_evaluate` on a
   CIFAR-10-shaped Table 2 cell (ResNet-32, batch 128, 20 % symmetric
   noise), from the end of one epoch to the end of the next, callbacks and
   evaluation included. The data are random uint8 images with the paper's
@@ -17,9 +17,9 @@ alternating round by round:
   fixed batch already in memory (`model.fit` on a repeated batch, no
   callbacks), i.e. the model's pure train-step time.
 
-`--feed` picks the run's data path: the tf.data stream with augmentation
-(default), tf.data with `DeviceAugmentation` in the model, or the
-device-resident data of `--device_resident` (which needs no TensorFlow, so
+`--feed` picks the run's data path: the tf.data stream of raw images,
+augmented by `DeviceAugmentation` in the model (default), or the
+device-resident data of `device_resident` (which needs no TensorFlow, so
 `KERAS_BACKEND=jax python benchmarks/bench_epoch.py --feed resident` runs
 on a jax-only GPU machine).
 
@@ -47,7 +47,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_robust import data  # noqa: E402
-from recipes import runner  # noqa: E402
+from recipes import config as config_lib  # noqa: E402
+from recipes import train_lib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from epoch_clock import EpochClock  # noqa: E402
@@ -68,10 +69,10 @@ def synthetic_cifar10(train_size, seed=0):
 
 
 def time_run_epochs(dataset, config):
-    """Epoch seconds of `runner.run(config)` and the evaluation's share."""
+    """Epoch seconds of `train_and_evaluate(config)` and the evaluation's share."""
     clock = EpochClock()
     evaluation_seconds = []
-    accuracy = runner._EpochMetrics._accuracy
+    accuracy = train_lib.EpochMetrics.accuracy
 
     def timed_accuracy(self, dataset_to_evaluate):
         start = time.perf_counter()
@@ -81,8 +82,8 @@ def time_run_epochs(dataset, config):
 
     with tempfile.TemporaryDirectory() as output_dir, mock.patch.object(
         data, "load_dataset", lambda *args, **kwargs: dataset
-    ), mock.patch.object(runner._EpochMetrics, "_accuracy", timed_accuracy):
-        runner.run(config, output_dir, verbose=0, callbacks=[clock])
+    ), mock.patch.object(train_lib.EpochMetrics, "accuracy", timed_accuracy):
+        train_lib.train_and_evaluate(config, output_dir, callbacks=[clock])
     # Two evaluations (test, false label) per epoch; drop the first epoch's.
     per_epoch = [seconds for _, seconds in evaluation_seconds]
     per_epoch = [sum(per_epoch[i:i + 2]) for i in range(2, len(per_epoch), 2)]
@@ -92,17 +93,17 @@ def time_run_epochs(dataset, config):
 def time_pure_epochs(dataset, config, steps):
     """Epoch seconds of `steps` train steps of the same model on one batch.
 
-    The model and its compilation are the runner's (`runner.build_model`,
-    `runner.compile_model`); the batch is the first one of the run's own
+    The model and its compilation are the trainer's (`train_lib.build_model`,
+    `train_lib.compile_model`); the batch is the first one of the run's own
     training stream, repeated from memory (on the device for a
     `device_resident` run).
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     with mock.patch.object(data, "load_dataset", lambda *args, **kwargs: dataset):
-        datasets = runner.load_datasets(config)
-    model = runner.build_model(config, datasets)
-    runner.compile_model(config, model)
+        datasets = train_lib.load_data(config)
+    model = train_lib.build_model(config, datasets)
+    train_lib.compile_model(config, model)
     if config.device_resident:
         batch = datasets.train_dataset()[0]
         batches = (batch for _ in itertools.count())
@@ -128,21 +129,20 @@ def main():
     parser.add_argument("--eval_every", type=int, default=1)
     parser.add_argument("--loss", default="ce")
     parser.add_argument(
-        "--feed", choices=("tf.data", "on_device_augmentation", "resident"),
+        "--feed", choices=("tf.data", "resident"),
         default="tf.data",
-        help="tf.data: augmented in the tf.data stream (default); "
-        "on_device_augmentation: tf.data batches of raw images, augmented in "
-        "the model; resident: the whole set on the device (make_resident_data).",
+        help="tf.data: tf.data batches of raw images, augmented in the model "
+        "(default); resident: the whole set on the device (make_resident_data).",
     )
     args = parser.parse_args()
 
     dataset = synthetic_cifar10(args.train_size)
-    config = runner.RunConfig.paper_defaults(
-        "cifar10", "resnet32", args.loss, noise_rate=args.noise_rate, seed=0,
-        epochs=args.epochs, eval_every=args.eval_every,
-        on_device_augmentation=args.feed != "tf.data",
-        device_resident=args.feed == "resident",
-    )
+    config = config_lib.get_default_config()
+    config.dataset, config.model, config.loss = "cifar10", "resnet32", args.loss
+    config.noise_rate, config.epochs = args.noise_rate, args.epochs
+    config.eval_every, config.device_resident = args.eval_every, args.feed == "resident"
+    config.verbose = 0
+    config = config_lib.resolve(config)
     steps = -(-args.train_size // config.batch_size)
     print(
         f"ResNet-32, batch {config.batch_size}, {args.train_size} training and "
@@ -172,7 +172,7 @@ def main():
     epoch = statistics.median(epochs)
     step = statistics.median(pure)
     evaluation = statistics.median(evaluations) if evaluations else 0.0
-    print(f"median epoch of recipes.runner  {epoch:7.2f} s ({epoch / steps * 1000:.0f} ms/step)")
+    print(f"median epoch of train_lib       {epoch:7.2f} s ({epoch / steps * 1000:.0f} ms/step)")
     print(f"  of which evaluation           {evaluation:7.2f} s")
     print(f"median pure train steps         {step:7.2f} s ({step / steps * 1000:.0f} ms/step)")
     print(f"ratio of the medians (epoch - evaluation)/steps = {(epoch - evaluation) / step:.3f}")

@@ -10,8 +10,8 @@ the median time of the epochs after the first (which compiles):
 
 - `keras`: `zoo.resnet32` behind `keras_robust.data.DeviceAugmentation`
   (per-image flip and crop with zero padding 4, and normalisation, inside
-  the compiled train step), trained with `model.fit` as `recipes.train
-  --device_resident` does: `keras_robust.data.make_resident_data` puts the
+  the compiled train step), trained with `model.fit` as `recipes.main`
+  with `--config.device_resident=True` does: `keras_robust.data.make_resident_data` puts the
   uint8 training set on the accelerator once and gathers every batch there
   (`--feed=resident`, default). `--feed=host` instead passes the NumPy
   arrays to `fit`, which copies every batch from host memory.
@@ -133,7 +133,7 @@ def main():
     steps = -(-args.train_size // BATCH_SIZE)
     if steps % args.steps_per_execution:
         # Keras would train whole extra executions per epoch (see
-        # recipes.runner._check_steps_per_execution).
+        # recipes.train_lib.check_steps_per_execution).
         divisors = [d for d in range(1, min(steps, 64) + 1) if steps % d == 0]
         parser.error(
             f"--steps_per_execution must divide the {steps} steps per epoch; "

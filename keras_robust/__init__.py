@@ -7,15 +7,17 @@ Robustness to Label Noise in Deep Learning Models" (2023):
   boundCE as Keras losses, `get()` by name and `recommend()` (paper Table 4).
 - `keras_robust.layers.CorrectClassBias`: the output bias eps as a layer.
 - `keras_robust.solve_output_bias`: eps from paper eq. 2.
-- `keras_robust.presets`: the paper's hyperparameters by name.
+- `keras_robust.presets`: the paper's loss hyperparameters by loss and
+  number of classes.
 - `keras_robust.analysis`: the learning curves of paper Fig. 1.
 - `keras_robust.data`: datasets, label noise, augmentation, tf.data pipelines
-  (imported on first use; it needs TensorFlow and tensorflow-datasets).
+  (its tf.data parts import TensorFlow on first use). Importing
+  `keras_robust` registers its `DeviceAugmentation` layer, so that
+  `keras.models.load_model` finds it in a saved model.
 """
 
-import importlib
-
 from keras_robust import analysis
+from keras_robust import data
 from keras_robust import layers
 from keras_robust import losses
 from keras_robust import presets
@@ -24,8 +26,3 @@ from keras_robust.output_bias import solve_output_bias
 
 __version__ = "0.1.0"
 
-
-def __getattr__(name):
-    if name == "data":
-        return importlib.import_module("keras_robust.data")
-    raise AttributeError(f"module 'keras_robust' has no attribute {name!r}")

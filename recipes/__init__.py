@@ -1,20 +1,23 @@
-"""Training recipes of keras-robust: the paper's experiments as scripts.
+"""Training recipes of keras-robust: the paper's experiments as configs.
 
-- `recipes.runner`: `RunConfig` (every setting of one run) and `run()`, which
-  trains one configuration with `model.fit`, resumes an interrupted run from
-  its last epoch and writes `<output_dir>/<run_id>/results.json`.
-- `recipes.train`: one run from the command line (absl flags).
-- `recipes.quickstart`: CE against robust losses on the offline "digits"
-  set with 40 % label noise, in a few minutes on a laptop CPU.
-- `recipes.sweep`: paper Tables 2 and 3 as a keras-tuner grid search
-  (resumable, distributable over several machines).
-- `recipes.tune_lr`: supplement Table 1, the MLP learning-rate grid.
-- `recipes.report`: the tables (next to the paper's numbers) and the
-  accuracy curves of Figs. 2-4 from a results directory.
+One job per module (the shape of flax's examples and big_vision):
+
+- `recipes/configs/`: one file per experiment, `get_config()` and, for a
+  sweep, `get_sweep()`, each with its launch command in its docstring
+  (`default`, `quickstart`, `table2`, `table3`, `lr_grid`).
+- `recipes.main`: runs any config, `python -m recipes.main
+  --config=recipes/configs/quickstart.py --workdir=runs/quickstart`.
+- `recipes.config`: the settings of one run, their defaults, resolution
+  and run ids; `recipes.protocols`: the networks' training protocols.
+- `recipes.train_lib`: `train_and_evaluate(config, workdir)`;
+  `recipes.checkpoint`: a run's resumable state.
+- `recipes.results`: the one record of a finished run (`results.json`).
+- `recipes.grid`: the keras-tuner work queue of any sweep (resumable,
+  distributable over processes and machines).
+- `recipes.report`: statistics, Markdown tables and curves of finished
+  runs beside the paper's numbers (`recipes.paper_results`).
 - `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.
 - `recipes.atomic_files`: the atomic writers behind every output file.
-
-The training scripts are thin fronts over `recipes.runner`.
 
 Importing any module of `recipes` sets two TensorFlow defaults, before
 TensorFlow is imported, unless the environment already sets them:

@@ -1,10 +1,12 @@
 """Safe file writes: a reader sees the old file or the new one, never half.
 
-`write_text`, `write_json`, `write_bytes` and `save_figure` go through a
-temporary file in the target's directory, flushed to disk, then
-`os.replace` (atomic on POSIX and Windows). On any error, interruption
-included, the temporary file is removed and the error propagates. `append_json_line` adds one line to a
-log with a single `O_APPEND` write, which concurrent workers may share.
+`write_text`, `write_json`, `write_bytes`, `write_with` and `save_figure`
+go through a temporary file in the target's directory, flushed to disk,
+then `os.replace` (atomic on POSIX and Windows). On any error, interruption
+included, the temporary file is removed and the error propagates.
+`append_json_line` adds one line to a log with a single `O_APPEND` write,
+which concurrent workers may share. `set_aside` renames a damaged file or
+directory out of the way, keeping it for inspection.
 """
 
 import contextlib
@@ -47,10 +49,31 @@ def write_json(path, data):
     write_text(path, json.dumps(data, indent=1, allow_nan=True))
 
 
+def write_with(path, save):
+    """Calls `save(temporary_path)`, then moves that file onto `path` atomically.
+
+    The temporary path ends like `path` (e.g. `.keras`), for writers such
+    as `keras.Model.save` that check the extension.
+    """
+    with _temporary_beside(path, os.path.basename(path)) as temporary:
+        save(temporary)
+
+
 def save_figure(figure, path, **savefig_kwargs):
     """Saves a matplotlib `figure` as PNG to `path` atomically."""
-    with _temporary_beside(path, ".png") as temporary:
-        figure.savefig(temporary, format="png", **savefig_kwargs)
+    write_with(path, lambda temporary: figure.savefig(
+        temporary, format="png", **savefig_kwargs))
+
+
+def set_aside(path):
+    """Renames `path` to `<path>.damaged` (`.damaged-2`, ... if taken); returns it."""
+    target = f"{path}.damaged"
+    number = 1
+    while os.path.exists(target):
+        number += 1
+        target = f"{path}.damaged-{number}"
+    os.replace(path, target)
+    return target
 
 
 def append_json_line(path, entry):

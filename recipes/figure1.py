@@ -24,11 +24,13 @@ in the paper, and the active-passive losses with beta = 20 at 10 classes)
 are divided by an integer factor, given in the legend.
 
 Writes `<output_dir>/figure1.png` and the plotted numbers to
-`<output_dir>/figure1.json`. The grid is evaluated in chunks
-of bounded memory; `--num_draws` and `--num_points` trade accuracy for time.
+`<output_dir>/figure1.json` (default `runs/figure1`). The grid is evaluated
+in chunks of bounded memory; `--num_draws` and `--num_points` trade accuracy
+for time.
 
 Usage:
 
+    python -m recipes.figure1
     python -m recipes.figure1 --output_dir=/tmp/figure1 --num_draws=1000
 """
 
@@ -36,6 +38,7 @@ import functools
 import json
 import math
 import os
+import sys
 
 import numpy as np
 from absl import app
@@ -47,8 +50,8 @@ from keras_robust import losses as losses_lib
 from keras_robust import presets
 from recipes import atomic_files
 
-#: The panels: number of classes and the dataset whose hyperparameters apply.
-PANELS = ((10, "cifar10"), (100, "cifar100"))
+#: The panels' numbers of classes (loss hyperparameters of paper Table 1 for each).
+PANELS = (10, 100)
 
 #: The curves: (label, loss name, output-bias rule or None).
 CURVES = (
@@ -65,10 +68,10 @@ CURVES = (
 )
 
 #: Expected labelled output that defines eps (paper Sec. 3.2).
-EPS_TARGETS = {"mae": 0.15, "boundce": 0.1}
+EPS_TARGETS = presets.OUTPUT_BIAS_TARGETS
 
-# Largest `batch * c` logits handed to autodiff at once (16 MB of float32).
-_MAX_ELEMENTS = 4_000_000
+#: Largest `batch * c` logits handed to autodiff at once (16 MB of float32).
+MAX_ELEMENTS = 4_000_000
 # Losses with long tails towards outliers, dashed as in the paper's figures.
 _DASHED = {"ce", "sce", "gce", "bitemp"}
 _COLORS = {
@@ -111,14 +114,17 @@ def _scale_factor(curve, limit=1.0):
     return int(math.ceil(-low / limit - 1e-3))
 
 
-def _labelled_neuron_error_in_chunks(loss, num_classes, z_k, num_draws, seed):
+def labelled_neuron_error_in_chunks(
+    loss, num_classes, z_k, num_draws, seed, max_elements=MAX_ELEMENTS
+):
     """`analysis.labelled_neuron_error` over chunks of the `z_k` grid.
 
-    Bounds the memory of the autodiff pass. Each chunk uses the same seeded
-    draws of the other logits, so the result equals one call.
+    Bounds the memory of the autodiff pass to about `max_elements` logits.
+    Each chunk uses the same seeded draws of the other logits, so the
+    result equals one call.
     """
     per_value = num_draws * num_classes
-    chunk = max(1, _MAX_ELEMENTS // per_value)
+    chunk = max(1, max_elements // per_value)
     return np.concatenate(
         [
             analysis.labelled_neuron_error(
@@ -129,12 +135,12 @@ def _labelled_neuron_error_in_chunks(loss, num_classes, z_k, num_draws, seed):
     )
 
 
-def compute_panel(num_classes, dataset, z_k, num_draws=1000, seed=0, histogram_draws=100_000):
+def compute_panel(num_classes, z_k, num_draws=1000, seed=0, histogram_draws=100_000):
     """The data of one panel of Fig. 1.
 
     Args:
-        num_classes: Number of classes (10 or 100 in the paper).
-        dataset: Dataset whose loss hyperparameters apply (paper Table 1).
+        num_classes: Number of classes (10 or 100 in the paper); the loss
+            hyperparameters are paper Table 1's for it.
         z_k: 1-D grid of labelled-logit values.
         num_draws: Draws of the other logits per grid value.
         seed: Seed of the draws.
@@ -157,9 +163,9 @@ def compute_panel(num_classes, dataset, z_k, num_draws=1000, seed=0, histogram_d
             loss_name,
             from_logits=True,
             output_bias=output_bias,
-            **presets.loss_kwargs(loss_name, dataset),
+            **presets.loss_kwargs(loss_name, num_classes),
         )
-        delta_k = _labelled_neuron_error_in_chunks(
+        delta_k = labelled_neuron_error_in_chunks(
             loss, num_classes, z_k, num_draws=num_draws, seed=seed
         )
         scale = _scale_factor(delta_k)
@@ -180,7 +186,6 @@ def compute_panel(num_classes, dataset, z_k, num_draws=1000, seed=0, histogram_d
         }
     return {
         "num_classes": num_classes,
-        "dataset": dataset,
         "output_bias": eps,
         "z_k": [float(v) for v in z_k],
         "curves": curves,
@@ -261,8 +266,8 @@ def make_figure1(output_dir, num_draws=1000, seed=0, num_points=71, z_range=(-6.
         )
     z_k = np.linspace(z_range[0], z_range[1], num_points)
     panels = [
-        compute_panel(num_classes, dataset, z_k, num_draws=num_draws, seed=seed)
-        for num_classes, dataset in PANELS
+        compute_panel(num_classes, z_k, num_draws=num_draws, seed=seed)
+        for num_classes in PANELS
     ]
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, "figure1.png")
@@ -278,7 +283,8 @@ def make_figure1(output_dir, num_draws=1000, seed=0, num_points=71, z_range=(-6.
 def define_flags(flag_values=flags.FLAGS):
     """Defines this recipe's flags (called when run as a script)."""
     flags.DEFINE_string(
-        "output_dir", None, "Directory for figure1.png and figure1.json (required).",
+        "output_dir", os.path.join("runs", "figure1"),
+        "Directory for figure1.png and figure1.json.",
         flag_values=flag_values,
     )
     flags.DEFINE_integer(
@@ -295,10 +301,10 @@ def define_flags(flag_values=flags.FLAGS):
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        # One line and exit status 2, no help text.
+        print(f"Unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
+        sys.exit(2)
     flag_values = flags.FLAGS
-    if not flag_values.output_dir:
-        raise app.UsageError("--output_dir is required.")
     path = make_figure1(
         flag_values.output_dir,
         num_draws=flag_values.num_draws,

@@ -1,31 +1,42 @@
 r"""Tables and learning curves of finished runs, next to the paper's numbers.
 
-Reads every `<results_dir>/**/results.json` written by `recipes.runner.run`
-(temporary or unreadable files are skipped with a warning), groups the runs
-by `(dataset, model, noise_kind, noise_rate, variant)` over seeds (runs that
-differ in another setting, e.g. the learning rates of `recipes.tune_lr`,
-get a row each, labelled with that setting) and
+The one report library of the recipes: the mean and standard error over
+seeds, the Markdown table writer, the learning curves and the comparison
+with the paper (`recipes.paper_results`). `recipes.main` calls
+`write_report` after a sweep; as a script it reports any directory of
+runs:
 
-- prints Markdown tables like the paper's Tables 2 and 3: one table per
-  `(dataset, model, noise_kind)`, rows = loss variants, columns = noise
-  rates, cells = final test accuracy in percent as `mean ± s.e.` over seeds
-  (s.e. = sample standard deviation with ddof=1 over sqrt(n); `n=...` is
-  shown when fewer than five seeds finished; a single run shows its value
-  without an error), the best mean of each column in bold, and the paper's
-  value for the same cell in parentheses when the paper has one;
-- writes the same Markdown to `--markdown_file` (default
-  `<output_dir>/report.md`), atomically;
-- writes one PNG per `(dataset, model, noise_kind, noise_rate)` like the
-  paper's Figs. 2-4: test accuracy against epoch (mean over seeds) per loss
-  in the upper panel, with an inset on the last 10 % of epochs, and the
-  false-label accuracy (accuracy on the noisy training examples measured
-  against their true labels) in the lower panel. Files are named
-  `curves_<dataset>_<model>_<noise_kind>_noise<percent>.png`.
+    python -m recipes.report --results_dir=runs/table2
+    python -m recipes.report --results_dir=runs/quickstart --noplots
 
-Usage:
+Runs (`recipes.results.RunResult`) are grouped into blocks by `(dataset,
+model, noise_kind)`; in a block the rows are the losses with their output
+bias eps (`paper_results.row_label`, e.g. `MAE* eps=0.5`), in the paper's
+order. Runs that differ only in the seed are averaged; runs that differ in
+another setting are not, and get a row each, labelled with that setting
+(e.g. `CE (batch_size=64)`). A block is written as
 
-    python -m recipes.report --results_dir=/tmp/runs --output_dir=/tmp/report
-    python -m recipes.report --results_dir=/tmp/runs --table=table3 --noplots
+- the learning-rate table (supplement Table 1), when a row's runs differ in
+  their learning rate: columns = learning rates, the best mean in bold
+  (ties: the smaller rate), the chosen rate and the paper's; the chosen
+  rates also go to `best_learning_rates.json`,
+  `{dataset: {model: {row label: rate}}}`;
+- the noise table (paper Tables 2 and 3), otherwise: columns = noise rates,
+  the best mean of each column in bold; with a single noise rate the
+  false-label accuracy and the seeds get columns of their own.
+
+Cells are final test accuracies in percent, `mean ± s.e.` over seeds
+(sample standard deviation, ddof=1, over sqrt(n); one seed: the value
+alone), `n=` when fewer seeds than the paper's five finished, the paper's
+value in parentheses where the paper has that cell (two decimals, as the
+paper prints; one decimal in blocks the paper does not have).
+
+Curves: one PNG per `(dataset, model, noise_kind, noise_rate)` of a noise
+table, like the paper's Figs. 2-4: test accuracy per epoch (mean over
+seeds, a band of +- one standard error) for every row in the upper panel,
+and the false-label accuracy (accuracy on the training images whose label
+was changed, against their true labels) in the lower panel, integer epoch
+ticks. Files: `curves_<dataset>_<model>_<noise_kind>_noise<percent>.png`.
 """
 
 import collections
@@ -33,148 +44,31 @@ import json
 import math
 import os
 import sys
-import warnings
 
 from absl import app
 from absl import flags
 
-from keras_robust import presets
 from recipes import atomic_files
 from recipes import paper_results
+from recipes import results as results_lib
 
-TABLE_CHOICES = ("auto", "table2", "table3")
-
-
-#: Group key fields, in order.
-GROUP_FIELDS = ("dataset", "model", "noise_kind", "noise_rate", "variant")
-#: Number of seeds the paper averages over; fewer are flagged with `n=`.
-PAPER_NUM_SEEDS = 5
-# Settings that may differ between the seeds of one table cell.
-_PER_RUN_SETTINGS = {"seed", "run_id", "output_dir", "data_dir", "verbose"}
+REPORT_FILENAME = "report.md"
+LEARNING_RATES_FILENAME = "best_learning_rates.json"
+#: Seeds the paper averages over; fewer are marked with `n=`.
+PAPER_NUM_SEEDS = len(paper_results.SEEDS)
+# Settings that may differ between the runs of one cell.
+_PER_RUN_SETTINGS = {"seed", "data_dir"}
+# Settings that place a run in a block, a row and a column.
+_BLOCK_SETTINGS = ("dataset", "model", "noise_kind")
+_ROW_SETTINGS = ("loss", "output_bias")
 # The paper's noise: labels redrawn uniformly from all classes.
-_PAPER_NOISE_KINDS = {"symmetric", "uniform"}
+_PAPER_NOISE_KINDS = {"symmetric"}
 # Losses with long tails towards outliers, drawn dashed as in paper Fig. 2.
 _DASHED_LOSSES = {"ce", "sce", "gce", "bitemp"}
 
 
 # ---------------------------------------------------------------------------
-# Loading and grouping.
-
-
-def _is_complete(result):
-    return (
-        isinstance(result, dict)
-        and isinstance(result.get("settings"), dict)
-        and isinstance(result.get("final"), dict)
-        and result["final"].get("test_accuracy") is not None
-        and all(field in result["settings"] for field in GROUP_FIELDS)
-    )
-
-
-def load_results(results_dir):
-    """All complete `results.json` files below `results_dir`.
-
-    Only files named exactly `results.json` are read, so temporary files of
-    an atomic write are ignored; files that are not valid JSON or lack the
-    settings and final accuracy are skipped with a warning. A run found twice
-    (same `settings_hash`) is read once.
-
-    Returns:
-        A list of results dicts, each with an added `"path"` entry.
-    """
-    if not results_dir or not os.path.isdir(results_dir):
-        raise ValueError(
-            "Argument `results_dir` must be an existing directory. "
-            f"Received: results_dir={results_dir!r}"
-        )
-    results, seen_hashes = [], set()
-    for root, dirs, files in os.walk(results_dir):
-        dirs.sort()
-        if "results.json" not in files:
-            continue
-        path = os.path.join(root, "results.json")
-        try:
-            with open(path, encoding="utf-8") as file:
-                result = json.load(file)
-        except (OSError, ValueError) as error:
-            warnings.warn(f"Skipping unreadable {path}: {error}")
-            continue
-        if not _is_complete(result):
-            warnings.warn(
-                f"Skipping {path}: it lacks settings {GROUP_FIELDS} or "
-                "final.test_accuracy."
-            )
-            continue
-        settings_hash = result.get("settings_hash")
-        if settings_hash is not None:
-            if settings_hash in seen_hashes:
-                continue
-            seen_hashes.add(settings_hash)
-        result["path"] = path
-        results.append(result)
-    return results
-
-
-def group_key(result):
-    """`(dataset, model, noise_kind, noise_rate, variant)` of one run."""
-    settings = result["settings"]
-    return (
-        settings["dataset"],
-        settings["model"],
-        settings["noise_kind"],
-        round(float(settings["noise_rate"]), 6),
-        settings["variant"],
-    )
-
-
-def _format_setting(value):
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True)
-
-
-def _differing_settings(runs):
-    fields = set().union(*(run["settings"] for run in runs)) - _PER_RUN_SETTINGS
-    return sorted(
-        field
-        for field in fields
-        if len({json.dumps(run["settings"].get(field), sort_keys=True) for run in runs}) > 1
-    )
-
-
-def group_results(results):
-    """Groups runs over seeds; each group's runs are sorted by seed.
-
-    The key is `group_key(run)` plus a `setting` string: empty when the runs
-    of a `group_key` agree in every setting but the seed, else the settings
-    that tell them apart, e.g. `"learning_rate=0.001"` (runs of
-    `recipes.tune_lr`), so that different experiments are never averaged
-    together; the tables then show one row per setting.
-
-    Returns:
-        `{(dataset, model, noise_kind, noise_rate, variant, setting): runs}`.
-    """
-    by_key = collections.defaultdict(list)
-    for result in results:
-        by_key[group_key(result)].append(result)
-    groups = collections.defaultdict(list)
-    for key, runs in by_key.items():
-        differing = _differing_settings(runs)
-        for run in runs:
-            setting = ", ".join(
-                f"{field}={_format_setting(run['settings'].get(field))}"
-                for field in differing
-            )
-            groups[key + (setting,)].append(run)
-    for runs in groups.values():
-        runs.sort(key=lambda run: run["settings"].get("seed", 0))
-    return dict(groups)
-
-
-# ---------------------------------------------------------------------------
-# Statistics and formatting.
+# Statistics and the table writer.
 
 
 def mean_and_standard_error(values):
@@ -190,13 +84,6 @@ def mean_and_standard_error(values):
     return mean, math.sqrt(variance / n)
 
 
-def cell_statistics(runs):
-    """`(mean, standard_error, n)` of the final test accuracy, in percent."""
-    accuracies = [100.0 * run["final"]["test_accuracy"] for run in runs]
-    mean, error = mean_and_standard_error(accuracies)
-    return mean, error, len(accuracies)
-
-
 def format_statistic(mean, error, decimals=2):
     """`"85.10 ± 0.30"`, or `"85.10"` without an error."""
     if error is None:
@@ -204,139 +91,320 @@ def format_statistic(mean, error, decimals=2):
     return f"{mean:.{decimals}f} ± {error:.{decimals}f}"
 
 
-def format_cell(mean, error, n, paper_value=None, bold=False, decimals=2):
-    """One table cell, e.g. `"**85.10 ± 0.30** n=3 (paper 86.00 ± 0.20)"`."""
+def markdown_table(header, rows):
+    """A Markdown table: `header` is a list of column titles, `rows` lists of cells."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _percent(fraction):
+    return f"{100 * fraction:g} %"
+
+
+# ---------------------------------------------------------------------------
+# Grouping.
+
+
+class Cell(collections.namedtuple("Cell", "runs statistic")):
+    """The runs of one table cell and `(mean, error, n)` of their final test accuracy (%)."""
+
+
+def _statistic(runs, metric="test_accuracy"):
+    values = [100.0 * run.final[metric] for run in runs if run.final.get(metric) is not None]
+    if not values:
+        return None
+    mean, error = mean_and_standard_error(values)
+    return mean, error, len(values)
+
+
+def _setting_text(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _differing(runs, ignore):
+    names = set().union(*(run.settings for run in runs)) - _PER_RUN_SETTINGS - set(ignore)
+    return sorted(
+        name
+        for name in names
+        if len({json.dumps(run.settings.get(name), sort_keys=True) for run in runs}) > 1
+    )
+
+
+def _split(runs, ignore):
+    """Runs by the text of the settings (other than `ignore`) in which they differ."""
+    differing = _differing(runs, ignore)
+    parts = collections.defaultdict(list)
+    for run in runs:
+        text = ", ".join(f"{name}={_setting_text(run.settings.get(name))}" for name in differing)
+        parts[text].append(run)
+    return parts
+
+
+class Block(collections.namedtuple("Block", "dataset model noise_kind kind columns rows")):
+    """One table: `kind` is `"learning_rate"` or `"noise_rate"` (the columns' setting).
+
+    `rows` maps `(loss, output_bias, setting)` to `{column value: Cell}`.
+    """
+
+    @property
+    def paper_table(self):
+        return paper_results.table_for(self.dataset, self.model)
+
+    def label(self, row):
+        loss, output_bias, setting = row
+        label = paper_results.row_label(loss, output_bias)
+        return f"{label} ({setting})" if setting else label
+
+    def paper_row(self, row):
+        loss, output_bias, setting = row
+        if setting or self.paper_table is None:
+            return None
+        return paper_results.find_row(self.paper_table, loss, output_bias)
+
+
+def _row_order(block_key, rows):
+    dataset, model, _ = block_key
+    table = paper_results.table_for(dataset, model) or (
+        "table3" if dataset == "cifar100" else "table2"
+    )
+    order = [(row.loss, row.output_bias) for row in paper_results.table(table).rows]
+
+    def position(row):
+        loss, output_bias, setting = row
+        known = (loss, output_bias) in order
+        return (
+            order.index((loss, output_bias)) if known else len(order),
+            loss, output_bias, setting,
+        )
+
+    return sorted(rows, key=position)
+
+
+def group_blocks(results_list):
+    """The tables of a list of `RunResult`s (see the module docstring).
+
+    Returns:
+        A list of `Block`, sorted by dataset, model and noise kind.
+    """
+    by_block = collections.defaultdict(lambda: collections.defaultdict(list))
+    for run in results_list:
+        block_key = tuple(run.settings[name] for name in _BLOCK_SETTINGS)
+        row_key = (run.settings["loss"], float(run.settings["output_bias"] or 0.0))
+        by_block[block_key][row_key].append(run)
+    blocks = []
+    for block_key, by_row in sorted(by_block.items()):
+        learning_rate_grid = any(
+            len({(run.settings["noise_rate"], run.settings["learning_rate"]) for run in runs})
+            > len({run.settings["noise_rate"] for run in runs})
+            for runs in by_row.values()
+        )
+        kind = "learning_rate" if learning_rate_grid else "noise_rate"
+        ignore = _BLOCK_SETTINGS + _ROW_SETTINGS + (kind,)
+        rows = collections.defaultdict(dict)
+        for (loss, output_bias), runs in by_row.items():
+            columns = collections.defaultdict(list)
+            for run in runs:
+                columns[float(run.settings[kind])].append(run)
+            for column, column_runs in columns.items():
+                for setting, cell_runs in _split(column_runs, ignore).items():
+                    cell_runs.sort(key=lambda run: run.settings.get("seed", 0))
+                    rows[(loss, output_bias, setting)][column] = Cell(
+                        cell_runs, _statistic(cell_runs)
+                    )
+        columns = sorted({column for cells in rows.values() for column in cells})
+        ordered = {row: rows[row] for row in _row_order(block_key, rows)}
+        blocks.append(Block(*block_key, kind, columns, ordered))
+    return blocks
+
+
+# ---------------------------------------------------------------------------
+# Tables.
+
+
+def _cell_text(statistic, decimals, bold=False, paper_value=None, mark_seeds=True):
+    mean, error, n = statistic
     text = format_statistic(mean, error, decimals)
     if bold:
         text = f"**{text}**"
-    if n < PAPER_NUM_SEEDS:
+    if mark_seeds and n < PAPER_NUM_SEEDS:
         text += f" n={n}"
     if paper_value is not None:
         text += f" (paper {paper_results.format_value(paper_value, decimals)})"
     return text
 
 
-def _table_of(dataset):
-    return "table3" if dataset == "cifar100" else "table2"
+def _best_means(block, decimals):
+    best = {}
+    for column in block.columns:
+        means = [
+            round(cells[column].statistic[0], decimals)
+            for cells in block.rows.values()
+            if column in cells and cells[column].statistic
+        ]
+        best[column] = max(means) if means else None
+    return best
 
 
-def _variant_order(table_name, variant_keys):
-    ordered = [row.key for row in presets.table_variants(table_name)]
-    known = [key for key in ordered if key in variant_keys]
-    return known + sorted(set(variant_keys) - set(known))
+def _paper_noise_value(block, row, noise_rate):
+    paper_row = block.paper_row(row)
+    if paper_row is None or (block.noise_kind not in _PAPER_NOISE_KINDS and noise_rate):
+        return None
+    return paper_results.paper_value(block.dataset, block.model, paper_row.key, noise_rate)
 
 
-def _row_order(table_name, row_keys):
-    """`(variant, setting)` rows: the table's variant order, then settings."""
-    order = _variant_order(table_name, {variant for variant, _ in row_keys})
-    return sorted(row_keys, key=lambda row: (order.index(row[0]), row[1]))
+def noise_table(block):
+    """The Markdown of a noise block: rows = losses, columns = noise rates."""
+    decimals = 2 if block.paper_table else 1
+    best = _best_means(block, decimals)
+    single = len(block.columns) == 1
+    if single:
+        header = ["Loss", "test accuracy (%)", "false label accuracy (%)", "seeds"]
+    else:
+        header = ["Loss"] + [f"Noise {_percent(rate)}" for rate in block.columns]
+    rows = []
+    for row, cells in block.rows.items():
+        line = [block.label(row)]
+        for column in block.columns:
+            cell = cells.get(column)
+            if cell is None or cell.statistic is None:
+                line.append("–")
+                continue
+            line.append(
+                _cell_text(
+                    cell.statistic,
+                    decimals,
+                    bold=not single and round(cell.statistic[0], decimals) == best[column],
+                    paper_value=_paper_noise_value(block, row, column),
+                    mark_seeds=not single,  # a single column's table has a seeds column
+                )
+            )
+        if single:
+            cell = cells.get(block.columns[0])
+            false_label = _statistic(cell.runs, "false_label_accuracy") if cell else None
+            line.append(format_statistic(*false_label[:2], decimals) if false_label else "–")
+            line.append(len(cell.runs) if cell else 0)
+        rows.append(line)
+    return markdown_table(header, rows)
 
 
-def _row_label(variant_key, setting, runs):
-    label = _variant_label(variant_key, runs)
-    return f"{label} ({setting})" if setting else label
-
-
-def _variant_label(variant_key, runs):
-    settings = runs[0]["settings"]
-    label = settings.get("label") or settings.get("variant_label")
-    if label:
-        return label
-    try:
-        return presets.variant(variant_key).label
-    except ValueError:
-        return variant_key
-
-
-def _percent(noise_rate):
-    return f"{100 * noise_rate:g} %"
-
-
-def markdown_tables(groups, table="auto", decimals=2):
-    """The Markdown report of grouped runs (see the module docstring).
-
-    Args:
-        groups: The output of `group_results`.
-        table: `"table2"`, `"table3"` or `"auto"` (see `--table`).
-        decimals: Decimals of the printed percentages.
+def choose_learning_rates(block):
+    """The best learning rate of each row of a learning-rate block.
 
     Returns:
-        The Markdown text.
+        `{row: rate}`: the rate with the highest mean final test accuracy,
+        ties going to the smaller rate.
     """
-    if table not in TABLE_CHOICES:
-        raise ValueError(
-            f"Unknown table {table!r}. Allowed: {', '.join(TABLE_CHOICES)}."
-        )
-    blocks = collections.defaultdict(dict)
-    for key, runs in groups.items():
-        dataset, model, noise_kind, noise_rate, variant_key, setting = key
-        if table != "auto" and _table_of(dataset) != table:
-            continue
-        blocks[(dataset, model, noise_kind)][((variant_key, setting), noise_rate)] = runs
+    chosen = {}
+    for row, cells in block.rows.items():
+        scored = [(rate, cells[rate].statistic[0]) for rate in block.columns if rate in cells]
+        if scored:
+            chosen[row] = max(scored, key=lambda item: (item[1], -item[0]))[0]
+    return chosen
 
-    lines = ["# Final test accuracy (%)", ""]
-    if not blocks:
-        lines.append("No finished runs found for this table.")
-        return "\n".join(lines) + "\n"
-    lines += [
-        "Mean ± standard error over seeds (ddof=1); `n=` marks fewer than "
-        f"{PAPER_NUM_SEEDS} seeds; bold is the best mean of each column; "
-        "the paper's value for the same cell is in parentheses.",
-        "",
-    ]
-    for (dataset, model, noise_kind), cells in sorted(blocks.items()):
-        table_name = _table_of(dataset)
-        noise_rates = sorted({noise_rate for _, noise_rate in cells})
-        row_keys = _row_order(table_name, {row for row, _ in cells})
-        statistics = {
-            cell: cell_statistics(runs) for cell, runs in cells.items()
-        }
-        best = {}
-        for noise_rate in noise_rates:
-            means = [
-                round(mean, decimals)
-                for (_, rate), (mean, _, _) in statistics.items()
-                if rate == noise_rate
-            ]
-            best[noise_rate] = max(means)
-        paper_table = paper_results.table_for(dataset, model)
-        source = (
-            f"paper {paper_table.replace('table', 'Table ')}"
-            if paper_table
-            else "not in the paper"
-        )
-        lines.append(f"## {dataset}, {model}, {noise_kind} noise ({source})")
-        lines.append("")
-        header = ["Loss"] + [f"Noise {_percent(rate)}" for rate in noise_rates]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(header))
-        for row_key in row_keys:
-            variant_key, setting = row_key
-            any_runs = next(runs for (key, _), runs in cells.items() if key == row_key)
-            row = [_row_label(variant_key, setting, any_runs)]
-            for noise_rate in noise_rates:
-                if (row_key, noise_rate) not in statistics:
-                    row.append("–")
-                    continue
-                mean, error, n = statistics[(row_key, noise_rate)]
-                paper_value = None
-                if noise_kind in _PAPER_NOISE_KINDS or noise_rate == 0:
-                    paper_value = paper_results.paper_value(
-                        dataset, model, variant_key, noise_rate
-                    )
-                row.append(
-                    format_cell(
-                        mean,
-                        error,
-                        n,
-                        paper_value=paper_value,
-                        bold=round(mean, decimals) == best[noise_rate],
-                        decimals=decimals,
-                    )
+
+def learning_rate_table(block):
+    """The Markdown of a learning-rate block: rows = losses, columns = rates."""
+    decimals = 2 if block.paper_table else 1
+    chosen = choose_learning_rates(block)
+    header = ["Loss"] + [f"lr {rate:g}" for rate in block.columns] + ["chosen", "paper"]
+    rows = []
+    clean_mlp = block.model == "mlp1024"
+    for row, cells in block.rows.items():
+        paper_row = block.paper_row(row) if clean_mlp else None
+        line = [block.label(row)]
+        for rate in block.columns:
+            cell = cells.get(rate)
+            if cell is None:
+                line.append("–")
+                continue
+            paper_value = None
+            if paper_row is not None and not _noisy(cell.runs):
+                paper_value = paper_results.paper_learning_rate_value(
+                    block.dataset, paper_row.key, rate
                 )
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
+            line.append(
+                _cell_text(cell.statistic, decimals, rate == chosen.get(row), paper_value)
+            )
+        paper_rate = None
+        if paper_row is not None:
+            paper_rate = paper_results.paper_best_learning_rate(block.dataset, paper_row.key)
+        line.append(f"{chosen[row]:g}" if row in chosen else "–")
+        line.append("–" if paper_rate is None else f"{paper_rate:g}")
+        rows.append(line)
+    return markdown_table(header, rows)
+
+
+def _noisy(runs):
+    return any(run.settings.get("noise_rate") for run in runs)
+
+
+def _shared_settings(results_list):
+    shown = ("epochs", "batch_size", "learning_rate", "train_size")
+    shared = []
+    for name in shown:
+        values = {json.dumps(run.settings.get(name)) for run in results_list}
+        if len(values) == 1 and results_list[0].settings.get(name) is not None:
+            shared.append(f"{name}={_setting_text(results_list[0].settings.get(name))}")
+    return ", ".join(shared)
+
+
+def markdown_report(results_list):
+    """The Markdown text of the report of `results_list` (see the module docstring)."""
+    lines = ["# Final test accuracy (%)", ""]
+    if not results_list:
+        return "\n".join(lines + ["No finished runs.", ""])
+    blocks = group_blocks(results_list)
+    legend = [f"{len(results_list)} runs. Mean ± standard error over seeds (ddof=1)"]
+    if any(len(block.columns) > 1 or block.kind == "learning_rate" for block in blocks):
+        legend.append(f"`n=` marks fewer than {PAPER_NUM_SEEDS} seeds")
+    if any(block.paper_table for block in blocks):
+        legend.append("the paper's value is in parentheses")
+    lines += ["; ".join(legend) + ".", ""]
+    shared = _shared_settings(results_list)
+    if shared:
+        lines += [f"Settings of every run: {shared}.", ""]
+    for block in blocks:
+        if block.kind == "learning_rate":
+            source = "paper supplement Table 1" if block.paper_table else "not in the paper"
+            noise = ", ".join(
+                _percent(rate)
+                for rate in sorted({
+                    run.settings["noise_rate"]
+                    for cells in block.rows.values()
+                    for cell in cells.values()
+                    for run in cell.runs
+                })
+            )
+            heading = f"{noise} {block.noise_kind} noise: initial learning rate ({source})"
+            table = learning_rate_table(block)
+        else:
+            source = "not in the paper"
+            if block.paper_table:
+                source = "paper " + block.paper_table.replace("table", "Table ")
+            heading = f"{block.noise_kind} noise ({source})"
+            if len(block.columns) == 1:
+                heading += f", noise rate {_percent(block.columns[0])}"
+            table = noise_table(block)
+        lines += [f"## {block.dataset}, {block.model}, {heading}", "", table, ""]
     return "\n".join(lines)
+
+
+def best_learning_rates(results_list):
+    """`{dataset: {model: {row label: rate}}}` of the learning-rate blocks."""
+    chosen = {}
+    for block in group_blocks(results_list):
+        if block.kind != "learning_rate":
+            continue
+        for row, rate in choose_learning_rates(block).items():
+            chosen.setdefault(block.dataset, {}).setdefault(block.model, {})[
+                block.label(row)
+            ] = rate
+    return chosen
 
 
 # ---------------------------------------------------------------------------
@@ -344,226 +412,171 @@ def markdown_tables(groups, table="auto", decimals=2):
 
 
 def mean_curve(runs, metric):
-    """Mean over seeds of `history[metric]` per epoch, in percent.
+    """Mean and standard error over seeds of `history[metric]`, in percent.
 
-    Runs are aligned by `history["epoch"]`; an epoch's mean uses the runs
-    that have a value there (None entries, e.g. the false-label accuracy of
-    noise-free runs, are left out).
+    Runs are aligned by `history["epoch"]`; an epoch's statistic uses the
+    runs that have a value there (None entries, e.g. epochs without an
+    evaluation or the false-label accuracy of noise-free runs, are left
+    out).
 
     Returns:
-        `(epochs, means)` lists; empty when no run has the metric.
+        `(epochs, means, errors)` lists (an error is 0 for one seed); empty
+        when no run has the metric.
     """
     values_by_epoch = collections.defaultdict(list)
     for run in runs:
-        history = run.get("history") or {}
-        values = history.get(metric) or []
-        epochs = history.get("epoch") or list(range(1, len(values) + 1))
+        values = run.history.get(metric) or []
+        epochs = run.history.get("epoch") or list(range(1, len(values) + 1))
         for epoch, value in zip(epochs, values):
             if value is not None:
                 values_by_epoch[epoch].append(100.0 * float(value))
     epochs = sorted(values_by_epoch)
-    return epochs, [
-        sum(values_by_epoch[epoch]) / len(values_by_epoch[epoch]) for epoch in epochs
-    ]
+    statistics = [mean_and_standard_error(values_by_epoch[epoch]) for epoch in epochs]
+    return (
+        epochs,
+        [mean for mean, _ in statistics],
+        [error or 0.0 for _, error in statistics],
+    )
 
 
-def _line_style(variant_key):
-    base = variant_key.split("*")[0]
-    return "--" if base in _DASHED_LOSSES else "-"
+def _line_style(loss):
+    return "--" if loss in _DASHED_LOSSES else "-"
 
 
-def plot_curves(groups, output_dir, table="auto"):
-    """Writes one PNG per `(dataset, model, noise_kind, noise_rate)`.
-
-    Returns:
-        The list of written paths.
-    """
+def plot_curves(block, noise_rate, path):
+    """Writes the curves of one noise rate of a noise block to `path` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib import ticker
 
-    figures = collections.defaultdict(dict)
-    for (dataset, model, noise_kind, noise_rate, variant_key, setting), runs in groups.items():
-        if table != "auto" and _table_of(dataset) != table:
-            continue
-        figures[(dataset, model, noise_kind, noise_rate)][(variant_key, setting)] = runs
-
-    os.makedirs(output_dir, exist_ok=True)
+    figure, (upper, lower) = plt.subplots(
+        2, 1, figsize=(8.4, 7.0), sharex=True, height_ratios=(3, 2)
+    )
     colors = plt.get_cmap("tab10").colors
-    paths = []
-    for (dataset, model, noise_kind, noise_rate), variants in sorted(figures.items()):
-        table_name = _table_of(dataset)
-        figure, (upper, lower) = plt.subplots(
-            2, 1, figsize=(8.4, 7.0), sharex=True, height_ratios=(3, 2)
-        )
-        curves = []
-        for index, row_key in enumerate(_row_order(table_name, set(variants))):
-            variant_key, setting = row_key
-            runs = variants[row_key]
-            style = {
-                "color": colors[index % len(colors)],
-                "linestyle": _line_style(variant_key),
-                "label": _row_label(variant_key, setting, runs),
-            }
-            epochs, test = mean_curve(runs, "test_accuracy")
-            if epochs:
-                upper.plot(epochs, test, **style)
-                curves.append((epochs, test, style))
-            epochs, false_label = mean_curve(runs, "false_label_accuracy")
-            if epochs:
-                lower.plot(epochs, false_label, **style)
-        _add_zoom_inset(upper, curves)
-        upper.set_ylabel("test accuracy (%)")
-        upper.set_title(
-            f"{dataset}, {model}, {_percent(noise_rate)} {noise_kind} noise "
-            f"(mean over seeds)"
-        )
-        upper.legend(
-            fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0)
-        )
-        lower.set_ylabel("false-label accuracy (%)")
-        lower.set_xlabel("epoch")
-        if not lower.lines:
-            lower.text(
-                0.5,
-                0.5,
-                "no noisy training labels",
-                ha="center",
-                va="center",
-                transform=lower.transAxes,
+    for index, (row, cells) in enumerate(block.rows.items()):
+        if noise_rate not in cells:
+            continue
+        style = {
+            "color": colors[index % len(colors)],
+            "linestyle": _line_style(row[0]),
+            "label": block.label(row),
+        }
+        for axis, metric in ((upper, "test_accuracy"), (lower, "false_label_accuracy")):
+            epochs, means, errors = mean_curve(cells[noise_rate].runs, metric)
+            if not epochs:
+                continue
+            axis.plot(epochs, means, **style)
+            axis.fill_between(
+                epochs,
+                [m - e for m, e in zip(means, errors)],
+                [m + e for m, e in zip(means, errors)],
+                color=style["color"],
+                alpha=0.2,
             )
-        figure.tight_layout()
-        name = (
-            f"curves_{dataset}_{model}_{noise_kind}_noise"
-            f"{int(round(100 * noise_rate)):02d}.png"
+    upper.set_ylabel("test accuracy (%)")
+    upper.set_title(
+        f"{block.dataset}, {block.model}, {_percent(noise_rate)} {block.noise_kind} "
+        "noise (mean ± s.e. over seeds)"
+    )
+    upper.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    lower.set_ylabel("false-label accuracy (%)")
+    lower.set_xlabel("epoch")
+    lower.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    if not lower.lines:
+        lower.text(
+            0.5, 0.5, "no noisy training labels",
+            ha="center", va="center", transform=lower.transAxes,
         )
-        path = os.path.join(output_dir, name)
-        try:
-            atomic_files.save_figure(figure, path, dpi=100)
-        finally:
-            plt.close(figure)
-        paths.append(path)
-    return paths
+    for axis in (upper, lower):
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    try:
+        atomic_files.save_figure(figure, path, dpi=100)
+    finally:
+        plt.close(figure)
 
 
-def _add_zoom_inset(axes, curves):
-    """Zoom into the last 10 % of epochs, like the insets of Figs. 2-4."""
-    if not curves:
-        return
-    last_epoch = max(epochs[-1] for epochs, _, _ in curves)
-    first_epoch = min(epochs[0] for epochs, _, _ in curves)
-    if last_epoch - first_epoch < 9:
-        return
-    start = last_epoch - 0.1 * (last_epoch - first_epoch)
-    inset = axes.inset_axes((0.45, 0.08, 0.5, 0.4))
-    tail_values = []
-    for epochs, values, style in curves:
-        tail = [(e, v) for e, v in zip(epochs, values) if e >= start]
-        if tail:
-            inset.plot(*zip(*tail), color=style["color"], linestyle=style["linestyle"])
-            tail_values += [v for _, v in tail]
-    # Show the top curves: from the median of the final values to the top.
-    finals = sorted(values[-1] for _, values, _ in curves)
-    low = finals[len(finals) // 2] if len(finals) > 2 else min(tail_values)
-    high = max(tail_values)
-    margin = max(0.05 * (high - low), 0.1)
-    inset.set_ylim(low - margin, high + margin)
-    inset.set_xlim(start, last_epoch)
-    inset.tick_params(labelsize="x-small")
+def curves_filename(block, noise_rate):
+    """`curves_<dataset>_<model>_<noise_kind>_noise<percent>.png`."""
+    return (
+        f"curves_{block.dataset}_{block.model}_{block.noise_kind}_noise"
+        f"{int(round(100 * noise_rate)):02d}.png"
+    )
 
 
 # ---------------------------------------------------------------------------
 # Entry points.
 
 
-def define_flags(flag_values=flags.FLAGS):
-    """Defines this recipe's flags (called when run as a script).
+def write_report(results_list, output_dir, *, plots=True):
+    """Writes the report of `results_list` to `output_dir`; returns its Markdown.
 
-    The flags are not defined at import, so the recipes can be imported
-    together (several of them have an `--output_dir`).
+    Writes `report.md`, the curves (`curves_*.png`, unless `plots=False`)
+    and, when there are learning-rate blocks, `best_learning_rates.json`,
+    each atomically.
+
+    Args:
+        results_list: `recipes.results.RunResult`s (e.g. what
+            `recipes.grid.run_sweep` or `recipes.results.load_all` returns).
+        output_dir: Directory of the report's files (created if needed).
+        plots: Whether to draw the curves.
+
+    Returns:
+        The Markdown text.
     """
+    output_dir = os.fspath(output_dir)
+    markdown = markdown_report(list(results_list))
+    atomic_files.write_text(os.path.join(output_dir, REPORT_FILENAME), markdown)
+    chosen = best_learning_rates(results_list)
+    if chosen:
+        atomic_files.write_text(
+            os.path.join(output_dir, LEARNING_RATES_FILENAME),
+            json.dumps(chosen, indent=2, sort_keys=True) + "\n",
+        )
+    if plots:
+        for block in group_blocks(results_list):
+            if block.kind != "noise_rate":
+                continue
+            for noise_rate in block.columns:
+                path = os.path.join(output_dir, curves_filename(block, noise_rate))
+                plot_curves(block, noise_rate, path)
+    return markdown
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines this script's flags."""
     flags.DEFINE_string(
-        "results_dir",
-        None,
-        "Directory searched recursively for results.json files (required).",
+        "results_dir", "runs",
+        "Directory searched recursively for results.json files.",
         flag_values=flag_values,
     )
     flags.DEFINE_string(
-        "output_dir",
-        None,
-        "Directory for the PNG curves and report.md "
-        "(default: <results_dir>/report).",
-        flag_values=flag_values,
-    )
-    flags.DEFINE_string(
-        "markdown_file",
-        None,
-        "Where to write the Markdown tables (default: <output_dir>/report.md).",
-        flag_values=flag_values,
-    )
-    flags.DEFINE_enum(
-        "table",
-        "auto",
-        list(TABLE_CHOICES),
-        "Which paper table to report: table2 (ten-class datasets: CIFAR-10, "
-        "Fashion-MNIST, digits), table3 (CIFAR-100) or auto (every run "
-        "found, CIFAR-100 compared with Table 3, the rest with Table 2).",
+        "output_dir", None,
+        "Directory for report.md and the curves (default: --results_dir).",
         flag_values=flag_values,
     )
     flags.DEFINE_boolean(
-        "plots",
-        True,
-        "Whether to write the PNG learning curves (--noplots to skip).",
+        "plots", True, "Whether to draw the learning curves (--noplots to skip).",
         flag_values=flag_values,
     )
 
 
-def make_report(results_dir, output_dir=None, table="auto", markdown_file=None, plots=True):
-    """Builds the Markdown report and the PNG curves of `results_dir`.
-
-    Args:
-        results_dir: Directory searched recursively for `results.json`.
-        output_dir: Directory for the PNGs and `report.md`; default
-            `<results_dir>/report`.
-        table: `"auto"`, `"table2"` or `"table3"`.
-        markdown_file: Where to write the Markdown; default
-            `<output_dir>/report.md`.
-        plots: Whether to write the PNG curves.
-
-    Returns:
-        `(markdown_text, png_paths)`.
-    """
-    if table not in TABLE_CHOICES:
-        raise ValueError(
-            f"Unknown table {table!r}. Allowed: {', '.join(TABLE_CHOICES)}."
-        )
-    groups = group_results(load_results(results_dir))
-    output_dir = output_dir or os.path.join(results_dir, "report")
-    markdown = markdown_tables(groups, table=table)
-    atomic_files.write_text(
-        markdown_file or os.path.join(output_dir, "report.md"), markdown
-    )
-    paths = plot_curves(groups, output_dir, table=table) if plots else []
-    return markdown, paths
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    flag_values = flags.FLAGS
-    if not flag_values.results_dir:
-        raise app.UsageError("--results_dir is required.")
-    markdown, paths = make_report(
-        flag_values.results_dir,
-        output_dir=flag_values.output_dir,
-        table=flag_values.table,
-        markdown_file=flag_values.markdown_file,
+def main(argv, flag_values=flags.FLAGS):
+    if len(argv) > 1 or not os.path.isdir(flag_values.results_dir):
+        # A usage error: one line and exit status 2, no help text.
+        problem = f"--results_dir={flag_values.results_dir}: not a directory."
+        if len(argv) > 1:
+            problem = f"Unexpected arguments: {' '.join(argv[1:])}"
+        print(problem, file=sys.stderr)
+        sys.exit(2)
+    markdown = write_report(
+        results_lib.load_all(flag_values.results_dir),
+        flag_values.output_dir or flag_values.results_dir,
         plots=flag_values.plots,
     )
     sys.stdout.write(markdown)
-    for path in paths:
-        print(f"Wrote {path}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Before Keras: the recipes' TensorFlow defaults (oneDNN, quiet import), as
+# in a recipe's own process.
+import recipes  # noqa: E402,F401
 import keras  # noqa: E402
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402
@@ -23,6 +26,24 @@ def _reset_keras_state():
     keras.mixed_precision.set_global_policy("float32")
     # free_memory=False skips a full gc.collect() after every test.
     keras.backend.clear_session(free_memory=False)
+
+
+class _KillAfter(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt after `epochs` epochs (once checkpointed)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt(f"killed after epoch {self.epochs}")
+
+
+@pytest.fixture
+def kill_after():
+    """`kill_after(n)`: a Keras callback that kills a run after epoch `n`."""
+    return _KillAfter
 
 
 def pytest_report_header(config):

@@ -2,66 +2,58 @@
 
 import collections
 import os
-import socket
 import subprocess
 import sys
 
-from recipes import runner
-from recipes import sweep
+import pytest
+
+from recipes import config as config_lib
+from recipes import grid
+from recipes import results
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GRID = dict(
-    datasets=["digits"],
-    models=["mlp1024"],
-    losses=["ce", "gce", "boundce"],
-    noise_rates=[0.2],
-    seeds=[0, 1],
-)
-TINY = dict(epochs=1, train_size=64, learning_rate=0.01)
 TIMEOUT = 300
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _config_and_sweep():
+    config = config_lib.override(
+        config_lib.get_default_config(),
+        {
+            "dataset": "digits", "model": "mlp1024", "noise_rate": 0.2, "epochs": 1,
+            "train_size": 64, "learning_rate": 0.01, "verbose": 0,
+        },
+    )
+    sweep = [{"loss": loss, "seed": seed} for loss in ("ce", "gce", "boundce") for seed in (0, 1)]
+    return config, sweep
 
 
-def _start(tuner_id, port, output_dir, log_dir):
+def _start(tuner_id, port, workdir, log_dir):
     env = dict(os.environ)
     env.update(
         KERASTUNER_TUNER_ID=tuner_id,
         KERASTUNER_ORACLE_IP="127.0.0.1",
         KERASTUNER_ORACLE_PORT=str(port),
         PYTHONPATH=os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")])),
-        TF_CPP_MIN_LOG_LEVEL="2",
         # Three processes share the test machine's cores.
         OMP_NUM_THREADS="1",
     )
-    args = [
-        sys.executable,
-        "-m",
-        "recipes.sweep",
-        "--datasets=" + ",".join(GRID["datasets"]),
-        "--models=" + ",".join(GRID["models"]),
-        "--losses=" + ",".join(GRID["losses"]),
-        "--noise_rates=" + ",".join(map(str, GRID["noise_rates"])),
-        "--seeds=" + ",".join(map(str, GRID["seeds"])),
-        *(f"--{name}={value}" for name, value in TINY.items()),
-        f"--output_dir={output_dir}",
-        "--verbose=0",
-    ]
     log = open(os.path.join(log_dir, f"{tuner_id}.log"), "w")
-    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recipes.grid", f"--workdir={workdir}"],
+        cwd=log_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
     return process, log
 
 
 def test_chief_and_two_workers_run_every_point_once(tmp_path):
-    output_dir = tmp_path / "runs"
-    port = _free_port()
+    workdir = tmp_path / "runs"
+    config, sweep = _config_and_sweep()
+    grid.write_sweep_file(config, sweep, workdir)
+    port = grid.free_port()
     processes = [
-        _start(tuner_id, port, output_dir, tmp_path)
-        for tuner_id in ("chief", "tuner0", "tuner1")
+        _start(tuner_id, port, workdir, tmp_path) for tuner_id in ("chief", "tuner0", "tuner1")
     ]
     try:
         for process, _ in processes:
@@ -72,21 +64,27 @@ def test_chief_and_two_workers_run_every_point_once(tmp_path):
                 process.kill()
                 process.wait()
             log.close()
-    logs = {
-        tuner_id: (tmp_path / f"{tuner_id}.log").read_text()
-        for tuner_id in ("chief", "tuner0", "tuner1")
-    }
-    for (process, _), (tuner_id, text) in zip(processes, logs.items()):
+    for (process, _), tuner_id in zip(processes, ("chief", "tuner0", "tuner1")):
+        text = (tmp_path / f"{tuner_id}.log").read_text()
         assert process.returncode == 0, f"{tuner_id} failed:\n{text[-3000:]}"
 
-    configs = sweep.grid("table2", **GRID, **TINY)
-    assert len(configs) == 6
-    entries = sweep.read_log(output_dir)
+    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    entries = grid.read_log(workdir)
     ran = collections.Counter(entry["run_id"] for entry in entries)
-    assert sorted(ran) == sorted(config.run_id for config in configs)
+    assert sorted(ran) == sorted(run_ids)
     assert set(ran.values()) == {1}, ran
     assert all(entry["trained"] for entry in entries)
     assert {entry["tuner_id"] for entry in entries} <= {"tuner0", "tuner1"}
-    assert all(runner.is_finished(config, output_dir) for config in configs)
-    # The chief served the grid, then printed the table.
-    assert "| CE |" in logs["chief"] and "| boundCE |" in logs["chief"]
+    assert all(os.path.exists(results.results_path(workdir / run_id)) for run_id in run_ids)
+    assert "Worker tuner0 done" in (tmp_path / "tuner0.log").read_text()
+
+
+def test_joining_without_a_sweep_is_one_line(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "recipes.grid", f"--workdir={tmp_path}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
+    assert completed.returncode == 2
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith(f"--workdir={tmp_path}: ") and "sweep.json does not exist" in line

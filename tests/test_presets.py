@@ -6,18 +6,21 @@ import re
 import pytest
 
 from keras_robust import losses
+from keras_robust import output_bias as output_bias_lib
 from keras_robust import presets
 
 PAPER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "paper.md"
 
 
 def test_table1_hyperparameters():
-    assert presets.loss_kwargs("sce", "cifar10") == {"alpha": 0.1, "beta": 2.0}
-    assert presets.loss_kwargs("symCE", "cifar100") == {"alpha": 6.0, "beta": 0.2}
-    assert presets.loss_kwargs("actpas1", "cifar100") == {"alpha": 1.0, "beta": 0.2}
-    assert presets.loss_kwargs("actpas2", "fashion_mnist") == {"alpha": 1.0, "beta": 20.0}
-    assert presets.loss_kwargs("gce", "cifar100") == {"q": 0.7}
-    assert presets.loss_kwargs("bitemp", "cifar10") == {"t1": 0.8, "t2": 1.2}
+    # Paper Table 1: the first value for ten classes, the second for CIFAR-100.
+    assert presets.loss_kwargs("sce", 10) == {"alpha": 0.1, "beta": 2.0}
+    assert presets.loss_kwargs("symCE", 100) == {"alpha": 6.0, "beta": 0.2}
+    assert presets.loss_kwargs("actpas1", 100) == {"alpha": 1.0, "beta": 0.2}
+    assert presets.loss_kwargs("actpas2", 10) == {"alpha": 1.0, "beta": 20.0}
+    assert presets.loss_kwargs("gce", 100) == {"q": 0.7}
+    assert presets.loss_kwargs("bitemp", 10) == {"t1": 0.8, "t2": 1.2}
+    assert presets.loss_kwargs("ce", 10) == {}
 
 
 @pytest.mark.skipif(not PAPER.exists(), reason="paper.md is not beside the checkout")
@@ -26,51 +29,57 @@ def test_table1_rows_of_the_paper_text():
     row = next(line for line in text.splitlines() if line.startswith("symCE\t"))
     alphas = re.search(r"alpha = ([\d.]+); ([\d.]+)", row).groups()
     betas = re.search(r"beta = ([\d.]+); ([\d.]+)", row).groups()
-    assert presets.loss_kwargs("sce", "cifar10") == {
+    assert presets.loss_kwargs("sce", 10) == {
         "alpha": float(alphas[0]), "beta": float(betas[0])}
-    assert presets.loss_kwargs("sce", "cifar100") == {
+    assert presets.loss_kwargs("sce", 100) == {
         "alpha": float(alphas[1]), "beta": float(betas[1])}
 
 
-def test_every_preset_builds_its_loss():
-    for table in ("table2", "table3"):
-        dataset = "cifar100" if table == "table3" else "cifar10"
-        for row in presets.table_variants(table):
-            loss = losses.get(
-                row.loss, output_bias=row.output_bias, **presets.loss_kwargs(row.loss, dataset)
-            )
-            assert loss.output_bias == row.output_bias
+def test_loss_without_preset_gets_its_class_defaults():
+    # Other class counts: the loss classes' defaults, which are Table 1's
+    # ten-class values.
+    assert presets.loss_kwargs("sce", 7) == {}
+    assert losses.get("sce", **presets.loss_kwargs("sce", 7)).get_config()["alpha"] == 0.1
+    assert presets.output_bias("gce", 100) == 0.0
 
 
-def test_table_variants_and_eps():
-    assert [v.key for v in presets.table_variants("table2")] == [
-        "ce", "mae", "mae*", "boundce", "gce", "sce", "actpas1", "actpas2", "bitemp"]
-    assert presets.variant("mae*").output_bias == 0.5
-    assert presets.variant("boundce*2.5").output_bias == 2.5
-    assert presets.variant("mae*3.0").output_bias == 3.0
+@pytest.mark.parametrize("num_classes", [10, 100])
+def test_every_preset_builds_its_loss(num_classes):
+    for name in losses.LOSS_NAMES:
+        eps = presets.output_bias(name, num_classes)
+        loss = losses.get(name, output_bias=eps, **presets.loss_kwargs(name, num_classes))
+        assert loss.output_bias == eps
 
 
-def test_training_presets():
-    resnet = presets.training_preset("resnet32")
-    assert (resnet.momentum, resnet.batch_size, resnet.weight_decay) == (0.9, 128, 1e-4)
-    assert (resnet.learning_rate, resnet.epochs, resnet.lr_boundaries_epochs) == (
-        0.1, 200, (100, 150))
-    mlp = presets.training_preset("mlp1024")
-    assert (mlp.momentum, mlp.batch_size, mlp.lr_decay_per_epoch) == (0.95, 32, 0.95)
-    assert presets.mlp_learning_rate("mae*", "cifar10") == 0.003
-    assert presets.mlp_learning_rate("gce", "fashion_mnist") == 0.01
+def test_output_bias_is_the_papers_eps():
+    # Paper Sec. 3.2 and Tables 2, 3: MAE* 0.5 and 3.0, boundCE* 0 and 2.5.
+    assert presets.output_bias("mae", 10) == 0.5
+    assert presets.output_bias("mae", 100) == 3.0
+    assert presets.output_bias("boundCE", 10) == 0.0
+    assert presets.output_bias("boundce", 100) == 2.5
+
+
+def test_output_bias_of_other_class_counts_solves_eq2():
+    # REFERENCE.md: eq. 2 solved gives MAE 0.52 at c=10 and 3.03 at c=100,
+    # which the paper rounds as this does for other class counts.
+    for num_classes, target in ((10, 0.15), (100, 0.15), (100, 0.1)):
+        eps = output_bias_lib.solve_output_bias(num_classes, target=target)
+        loss = "mae" if target == 0.15 else "boundce"
+        assert round(eps, 1) == presets.output_bias(loss, num_classes)
+    eps_20 = presets.output_bias("mae", 20)
+    assert 0.5 < eps_20 < 3.0
+    assert eps_20 == round(eps_20, 1)
 
 
 @pytest.mark.parametrize(
     "call, fragment",
     [
-        (lambda: presets.loss_kwargs("sce", "mnist"), "mnist"),
-        (lambda: presets.loss_kwargs("nope", "cifar10"), "nope"),
-        (lambda: presets.table_variants("table9"), "table9"),
-        (lambda: presets.variant("mae**"), "mae**"),
-        (lambda: presets.training_preset("vgg"), "vgg"),
+        (lambda: presets.loss_kwargs("nope", 10), "nope"),
+        (lambda: presets.output_bias("nope", 10), "nope"),
+        (lambda: presets.loss_kwargs("sce", 1), "num_classes"),
+        (lambda: presets.output_bias("mae", "cifar10"), "num_classes"),
     ],
 )
-def test_unknown_names_raise(call, fragment):
+def test_bad_arguments_raise(call, fragment):
     with pytest.raises(ValueError, match=re.escape(fragment)):
         call()

@@ -33,3 +33,26 @@ def test_an_interrupted_figure_leaves_no_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_files.save_figure(Interrupted(), tmp_path / "plot.png")
     assert os.listdir(tmp_path) == []
+
+
+def test_write_with_gives_the_writer_a_path_ending_like_the_target(tmp_path):
+    seen = []
+
+    def save(path):
+        seen.append(path)
+        with open(path, "w") as file:
+            file.write("model")
+
+    target = tmp_path / "model.keras"
+    atomic_files.write_with(target, save)
+    assert seen[0].endswith("model.keras") and seen[0] != str(target)
+    assert target.read_text() == "model"
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_set_aside_keeps_every_damaged_copy(tmp_path):
+    for text in ("first", "second"):
+        (tmp_path / "results.json").write_text(text)
+        atomic_files.set_aside(tmp_path / "results.json")
+    assert sorted(os.listdir(tmp_path)) == ["results.json.damaged", "results.json.damaged-2"]
+    assert (tmp_path / "results.json.damaged-2").read_text() == "second"

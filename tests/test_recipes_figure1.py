@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from absl import flags
 
+import keras_robust
 from recipes import figure1
 
 
@@ -50,15 +51,11 @@ def test_writes_figure_and_data(tmp_path):
 
 def test_chunked_error_equals_one_call():
     z_k = np.linspace(-3.0, 3.0, 7)
-    whole = figure1.analysis.labelled_neuron_error("actpas1", 10, z_k, num_draws=3, seed=2)
-    original = figure1._MAX_ELEMENTS
-    figure1._MAX_ELEMENTS = 2 * 3 * 10 * 10  # two z_k values per chunk
-    try:
-        chunked = figure1._labelled_neuron_error_in_chunks(
-            figure1.losses_lib.get("actpas1", from_logits=True), 10, z_k, 3, 2
-        )
-    finally:
-        figure1._MAX_ELEMENTS = original
+    whole = keras_robust.analysis.labelled_neuron_error("actpas1", 10, z_k, num_draws=3, seed=2)
+    chunked = figure1.labelled_neuron_error_in_chunks(
+        keras_robust.losses.get("actpas1", from_logits=True), 10, z_k, 3, 2,
+        max_elements=2 * 3 * 10,  # two z_k values per chunk
+    )
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-7)
 
 
@@ -66,7 +63,7 @@ def test_errors_name_the_argument(tmp_path):
     with pytest.raises(ValueError, match="num_points"):
         figure1.make_figure1(str(tmp_path), num_points=1)
     with pytest.raises(ValueError, match="num_draws"):
-        figure1.compute_panel(10, "cifar10", np.zeros(2), num_draws=0)
+        figure1.compute_panel(10, np.zeros(2), num_draws=0)
     with pytest.raises(ValueError, match="Allowed: mae, boundce"):
         figure1.paper_output_bias(10, "gce")
 
@@ -77,3 +74,25 @@ def test_flags_are_documented():
     help_text = flag_values.get_help()
     for name in ("output_dir", "num_draws", "seed", "num_points"):
         assert f"--{name}" in help_text
+
+
+def test_runs_without_flags(tmp_path):
+    # `python -m recipes.figure1` needs no flag: it writes runs/figure1.
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    completed = subprocess.run(
+        [sys.executable, "-m", "recipes.figure1", "--num_draws=2", "--num_points=3"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert (tmp_path / "runs" / "figure1" / "figure1.png").stat().st_size > 10_000
+    completed = subprocess.run(
+        [sys.executable, "-m", "recipes.figure1", "extra"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "Unexpected arguments: extra"

@@ -5,18 +5,18 @@ import math
 import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
-from absl import flags
 
-from keras_robust import presets
+from recipes import config as config_lib
 from recipes import paper_results
 from recipes import report
+from recipes import results
 
-_PAPER_CANDIDATES = (
-    pathlib.Path(__file__).resolve().parents[1] / "shared" / "paper.md",
-    pathlib.Path(__file__).resolve().parents[2] / "shared" / "paper.md",
-)
+REPO = pathlib.Path(__file__).resolve().parents[1]
+_PAPER_CANDIDATES = (REPO / "shared" / "paper.md", REPO.parent / "shared" / "paper.md")
 _PAIR = re.compile(r"(\d+\.\d+)\s*±\s*(\d+\.\d+)")
 
 
@@ -47,7 +47,7 @@ def _printed_rows(text, start, stop):
 
 def test_table2_cells_match_paper_text():
     rows = _printed_rows(_paper_text(), "Table 2:", "Top-mean-acc")
-    keys = [row.key for row in presets.table_variants("table2")]
+    keys = [row.key for row in paper_results.TABLE2_ROWS]
     blocks = paper_results.TABLE_BLOCKS["table2"]
     assert len(rows) == len(blocks) * len(keys)
     for block_index, (dataset, model) in enumerate(blocks):
@@ -59,7 +59,7 @@ def test_table2_cells_match_paper_text():
 
 def test_table3_cells_match_paper_text():
     rows = _printed_rows(_paper_text(), "Table 3:", "Empirical Results")
-    keys = [row.key for row in presets.table_variants("table3")]
+    keys = [row.key for row in paper_results.TABLE3_ROWS]
     assert len(rows) == len(keys)
     for key, printed in zip(keys, rows):
         for noise_rate, value in zip(paper_results.NOISE_RATES, printed, strict=True):
@@ -69,13 +69,28 @@ def test_table3_cells_match_paper_text():
 def test_learning_rate_table_matches_paper_text():
     text = _paper_text()
     rows = _printed_rows(text, "learning rate\t0.0005", "Backpropagation error")
-    keys = [row.key for row in presets.table_variants("table2")]
+    keys = [row.key for row in paper_results.TABLE2_ROWS]
     assert len(rows) == 2 * len(keys)
     for dataset_index, dataset in enumerate(("cifar10", "fashion_mnist")):
         for row_index, key in enumerate(keys):
             printed = rows[dataset_index * len(keys) + row_index]
             for rate, value in zip(paper_results.LEARNING_RATES, printed, strict=True):
                 assert paper_results.paper_learning_rate_value(dataset, key, rate) == value
+
+
+def test_row_labels_are_the_papers():
+    # The row labels as paper.md prints them in Tables 2 and 3.
+    assert [row.label for row in paper_results.TABLE2_ROWS] == [
+        "CE", "MAE", "MAE* eps=0.5", "boundCE", "genCE", "symCE", "actPas1",
+        "actPas2", "biTemp",
+    ]
+    assert [row.label for row in paper_results.TABLE3_ROWS][1:5] == [
+        "MAE* eps=1.5", "MAE* eps=3.0", "boundCE* eps=1.5", "boundCE* eps=2.5",
+    ]
+    assert paper_results.find_row("table3", "boundce", 2.5).key == "boundce*2.5"
+    assert paper_results.find_row("table2", "mae", 0.5).key == "mae*"
+    assert paper_results.find_row("table2", "mae", 1.5) is None
+    assert paper_results.TABLES["table2"].rows[2].overrides == {"loss": "mae", "output_bias": 0.5}
 
 
 def test_spot_checks_and_lookups():
@@ -94,61 +109,43 @@ def test_spot_checks_and_lookups():
         paper_results.table("table4")
 
 
-def test_bold_learning_rates_reproduce_table2():
-    # Supplement Table 1's bold rates are the ones behind Table 2's MLP rows.
-    for dataset in ("cifar10", "fashion_mnist"):
-        for row in presets.table_variants("table2"):
-            rate = paper_results.paper_best_learning_rate(dataset, row.key)
-            lr_mean = paper_results.paper_learning_rate_value(dataset, row.key, rate)[0]
-            assert lr_mean == paper_results.TABLE2[(dataset, "mlp1024", row.key, 0.0)][0]
+def test_bold_learning_rates():
+    # The rates of supplement Table 1 in bold (read off the printed table:
+    # each is the rate whose clean accuracy is Table 2's MLP1024 entry).
+    assert paper_results.paper_best_learning_rate("cifar10", "ce") == 0.001
+    assert paper_results.paper_best_learning_rate("cifar10", "mae*") == 0.003
+    assert paper_results.paper_best_learning_rate("fashion_mnist", "gce") == 0.01
+    assert paper_results.paper_best_learning_rate("fashion_mnist", "mae") == 0.0008
+    assert paper_results.paper_best_learning_rate("digits", "ce") is None
 
 
 # ---------------------------------------------------------------------------
 # report
 
 
-def _write_run(root, run_id, *, dataset, model, variant, noise_rate, seed, accuracy, epochs=3):
-    noisy = noise_rate > 0
+def _write_run(root, *, accuracy, epochs=3, dataset="cifar10", model="resnet32", **fields):
+    """Writes one finished run through `results.write`; returns its RunResult."""
+    config = config_lib.override(
+        config_lib.get_default_config(),
+        {"dataset": dataset, "model": model, "epochs": epochs, **fields},
+    )
+    noisy = config.noise_rate > 0
     history = {
         "epoch": list(range(1, epochs + 1)),
         "train_loss": [1.0 / e for e in range(1, epochs + 1)],
         "test_accuracy": [accuracy * e / epochs for e in range(1, epochs + 1)],
-        "false_label_accuracy": (
-            [0.5 * accuracy * e / epochs for e in range(1, epochs + 1)] if noisy else None
-        ),
+        "false_label_accuracy": [
+            0.5 * accuracy * e / epochs if noisy else None for e in range(1, epochs + 1)
+        ],
+        "learning_rate": [0.1] * epochs,
     }
-    result = {
-        "settings": {
-            "dataset": dataset,
-            "model": model,
-            "loss": variant.split("*")[0],
-            "loss_kwargs": {},
-            "output_bias": 0.0,
-            "variant": variant,
-            "variant_label": presets.variant(variant).label,
-            "noise_rate": noise_rate,
-            "noise_kind": "symmetric",
-            "seed": seed,
-            "epochs": epochs,
-            "learning_rate": 0.1,
-        },
-        "settings_hash": run_id,
-        "history": history,
-        "final": {
-            "test_accuracy": accuracy,
-            "false_label_accuracy": history["false_label_accuracy"][-1] if noisy else None,
-            "train_loss": history["train_loss"][-1],
-        },
-        "wall_seconds": 1.0,
-        "versions": {},
-    }
-    run_dir = os.path.join(root, run_id)
-    os.makedirs(run_dir)
-    with open(os.path.join(run_dir, "results.json"), "w") as file:
-        json.dump(result, file)
+    result = results.RunResult.from_history(config, history, 1.0, {"keras": "3"})
+    results.write(os.path.join(root, result.run_id), result)
+    return result
 
 
-# Final accuracies per (variant, noise rate), one per seed.
+_ROWS = {"ce": {"loss": "ce"}, "mae*": {"loss": "mae", "output_bias": 0.5}, "gce": {"loss": "gce"}}
+# Final accuracies per (row, noise rate), one per seed.
 _ACCURACIES = {
     ("ce", 0.0): [0.90, 0.92, 0.91, 0.93, 0.94],
     ("ce", 0.2): [0.70, 0.74],
@@ -161,30 +158,10 @@ _ACCURACIES = {
 @pytest.fixture
 def results_dir(tmp_path):
     root = tmp_path / "runs"
-    root.mkdir()
-    for (variant, noise_rate), accuracies in _ACCURACIES.items():
+    for (row, noise_rate), accuracies in _ACCURACIES.items():
         for seed, accuracy in enumerate(accuracies):
-            run_id = f"{variant}-{noise_rate}-{seed}".replace("*", "star")
-            _write_run(
-                str(root),
-                run_id,
-                dataset="cifar10",
-                model="resnet32",
-                variant=variant,
-                noise_rate=noise_rate,
-                seed=seed,
-                accuracy=accuracy,
-            )
-    # Debris that must be ignored: a partial file, a temporary file and a
-    # run without a final accuracy.
-    (root / "broken").mkdir()
-    (root / "broken" / "results.json").write_text('{"settings": {')
-    (root / "ce-0.0-0" / "results.json.tmp").write_text("{}")
-    (root / "unfinished").mkdir()
-    (root / "unfinished" / "results.json").write_text(
-        json.dumps({"settings": {"dataset": "cifar10"}, "final": {}})
-    )
-    return str(root)
+            _write_run(root, accuracy=accuracy, noise_rate=noise_rate, seed=seed, **_ROWS[row])
+    return root
 
 
 def _by_hand(accuracies):
@@ -206,87 +183,93 @@ def _table_rows(markdown):
     return rows
 
 
-def test_report_tables_and_curves(results_dir, tmp_path):
-    output_dir = str(tmp_path / "out")
-    with pytest.warns(UserWarning, match="Skipping"):
-        markdown, paths = report.make_report(results_dir, output_dir=output_dir)
+def test_noise_table_and_curves(results_dir, tmp_path):
+    output_dir = tmp_path / "out"
+    markdown = report.write_report(results.load_all(results_dir), output_dir)
 
     rows = _table_rows(markdown)
-    assert set(rows) == {"CE", "MAE* eps=0.5", "genCE"}
-    assert "Noise 0 % | Noise 20 %" in markdown
-
+    assert list(rows) == ["CE", "MAE* eps=0.5", "genCE"]  # the paper's order
+    assert "| Loss | Noise 0 % | Noise 20 % |" in markdown
+    assert "## cifar10, resnet32, symmetric noise (paper Table 2)" in markdown
     # CE at 0 %: five seeds, so no n=; the best of its column; paper value.
     mean, error = _by_hand(_ACCURACIES[("ce", 0.0)])
     assert (mean, round(error, 2)) == (pytest.approx(92.0), 0.71)
     assert rows["CE"][0] == f"**{mean:.2f} ± {error:.2f}** (paper 91.30 ± 0.33)"
-    # MAE* at 0 %: three seeds, below CE.
     mean, error = _by_hand(_ACCURACIES[("mae*", 0.0)])
     assert rows["MAE* eps=0.5"][0] == f"{mean:.2f} ± {error:.2f} n=3 (paper 91.27 ± 0.13)"
     # 20 %: MAE* is best; CE has two seeds; genCE a single run (no error).
     mean, error = _by_hand(_ACCURACIES[("mae*", 0.2)])
     assert rows["MAE* eps=0.5"][1] == f"**{mean:.2f} ± {error:.2f}** n=3 (paper 89.95 ± 0.06)"
-    mean, error = _by_hand(_ACCURACIES[("ce", 0.2)])
-    assert (round(mean, 2), round(error, 2)) == (72.0, 2.0)
     assert rows["CE"][1] == "72.00 ± 2.00 n=2 (paper 78.21 ± 0.42)"
     assert rows["genCE"] == ["–", "80.00 n=1 (paper 89.92 ± 0.11)"]
-    # Row order is the paper's.
-    order = [line.split("|")[1].strip() for line in markdown.splitlines() if line.startswith("| ") and "Loss" not in line]
-    assert order == ["CE", "MAE* eps=0.5", "genCE"]
 
-    with open(os.path.join(output_dir, "report.md"), encoding="utf-8") as file:
-        assert file.read() == markdown
-    assert sorted(os.path.basename(path) for path in paths) == [
+    assert (output_dir / report.REPORT_FILENAME).read_text(encoding="utf-8") == markdown
+    pngs = sorted(path.name for path in output_dir.glob("*.png"))
+    assert pngs == [
         "curves_cifar10_resnet32_symmetric_noise00.png",
         "curves_cifar10_resnet32_symmetric_noise20.png",
     ]
-    for path in paths:
-        assert os.path.getsize(path) > 1000
-        with open(path, "rb") as file:
-            assert file.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert not [name for name in os.listdir(output_dir) if name.startswith(".tmp")]
+    for name in pngs:
+        assert (output_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (output_dir / report.LEARNING_RATES_FILENAME).exists()
+    assert not [path for path in output_dir.iterdir() if path.name.startswith(".tmp")]
 
 
-def test_report_table_filter(results_dir, tmp_path):
-    with pytest.warns(UserWarning):
-        markdown, paths = report.make_report(
-            results_dir, output_dir=str(tmp_path / "out"), table="table3", plots=False
-        )
-    assert "No finished runs" in markdown
-    assert paths == []
-    with pytest.raises(ValueError, match="table4"):
-        report.make_report(results_dir, table="table4")
-
-
-def test_mean_curve_and_settings_split(tmp_path):
-    root = str(tmp_path)
+def test_single_noise_rate_table_and_settings_split(tmp_path):
     for seed, accuracy in enumerate((0.5, 0.7)):
         _write_run(
-            root, f"run{seed}", dataset="digits", model="mlp1024", variant="ce",
-            noise_rate=0.4, seed=seed, accuracy=accuracy,
+            tmp_path, accuracy=accuracy, dataset="digits", model="mlp1024",
+            loss="ce", noise_rate=0.4, seed=seed,
         )
-    results = report.load_results(root)
-    groups = report.group_results(results)
-    assert list(groups) == [("digits", "mlp1024", "symmetric", 0.4, "ce", "")]
-    (runs,) = groups.values()
-    epochs, means = report.mean_curve(runs, "test_accuracy")
+    runs = results.load_all(tmp_path)
+    markdown = report.write_report(runs, tmp_path / "out", plots=False)
+    assert "not in the paper" in markdown and "(paper" not in markdown
+    assert "| Loss | test accuracy (%) | false label accuracy (%) | seeds |" in markdown
+    # One decimal outside the paper's tables; false-label accuracy is half.
+    assert _table_rows(markdown)["CE"] == ["60.0 ± 10.0", "30.0 ± 5.0", "2"]
+    assert "Settings of every run: epochs=3, batch_size=32, learning_rate=0.01" in markdown
+
+    epochs, means, errors = report.mean_curve(runs, "test_accuracy")
     assert epochs == [1, 2, 3]
     assert means == pytest.approx([20.0, 40.0, 60.0])
-    epochs, means = report.mean_curve(runs, "false_label_accuracy")
-    assert means == pytest.approx([10.0, 20.0, 30.0])
-    markdown = report.markdown_tables(groups)
-    assert "not in the paper" in markdown
-    assert "(paper" not in markdown
-    assert _table_rows(markdown)["CE"] == ["**60.00 ± 10.00** n=2"]
+    assert errors == pytest.approx([10 / 3, 20 / 3, 10.0])
 
     # Runs that differ in another setting than the seed are not averaged.
-    results[1]["settings"]["learning_rate"] = 0.01
-    groups = report.group_results(results)
-    assert sorted(key[-1] for key in groups) == ["learning_rate=0.01", "learning_rate=0.1"]
-    rows = _table_rows(report.markdown_tables(groups))
+    _write_run(
+        tmp_path, accuracy=0.9, dataset="digits", model="mlp1024", loss="ce",
+        noise_rate=0.4, seed=0, batch_size=64,
+    )
+    rows = _table_rows(report.markdown_report(results.load_all(tmp_path)))
     assert rows == {
-        "CE (learning_rate=0.01)": ["**70.00** n=1"],
-        "CE (learning_rate=0.1)": ["50.00 n=1"],
+        "CE (batch_size=32)": ["60.0 ± 10.0", "30.0 ± 5.0", "2"],
+        "CE (batch_size=64)": ["90.0", "45.0", "1"],
     }
+
+
+def test_learning_rate_grid_chooses_the_best_rate(tmp_path):
+    # Final accuracies per (row, rate), two seeds each.
+    accuracies = {
+        ("ce", 0.001): (0.556, 0.558),
+        ("ce", 0.01): (0.540, 0.545),
+        ("mae*", 0.001): (0.50, 0.52),
+        ("mae*", 0.01): (0.51, 0.51),  # a tie on the mean: the smaller rate wins
+    }
+    for (row, rate), values in accuracies.items():
+        for seed, accuracy in enumerate(values):
+            _write_run(
+                tmp_path, accuracy=accuracy, model="mlp1024", learning_rate=rate,
+                seed=seed, **_ROWS[row],
+            )
+    markdown = report.write_report(results.load_all(tmp_path), tmp_path / "out", plots=False)
+    assert "| Loss | lr 0.001 | lr 0.01 | chosen | paper |" in markdown
+    rows = _table_rows(markdown)
+    mean, error = _by_hand(accuracies[("ce", 0.001)])
+    assert rows["CE"][0] == f"**{mean:.2f} ± {error:.2f}** n=2 (paper 55.70 ± 0.13)"
+    assert rows["CE"][2:] == ["0.001", "0.001"]
+    assert rows["MAE* eps=0.5"][2:] == ["0.001", "0.003"]
+    chosen = json.loads((tmp_path / "out" / report.LEARNING_RATES_FILENAME).read_text())
+    assert chosen == {"cifar10": {"mlp1024": {"CE": 0.001, "MAE* eps=0.5": 0.001}}}
+    assert not list((tmp_path / "out").glob("*.png"))
 
 
 def test_mean_and_standard_error():
@@ -296,13 +279,31 @@ def test_mean_and_standard_error():
     assert report.mean_and_standard_error([3.0]) == (3.0, None)
     with pytest.raises(ValueError, match="values"):
         report.mean_and_standard_error([])
-    with pytest.raises(ValueError, match="results_dir"):
-        report.load_results("/nonexistent/dir")
+    assert report.format_statistic(85.1, None) == "85.10"
+    assert report.markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
+    assert report.markdown_report([]).endswith("No finished runs.\n")
 
 
-def test_flags_are_documented():
-    flag_values = flags.FlagValues()
-    report.define_flags(flag_values)
-    help_text = flag_values.get_help()
-    for name in ("results_dir", "output_dir", "markdown_file", "table", "plots"):
-        assert re.search(rf"--(\[no\])?{name}\b", help_text), name
+def test_script_reports_a_directory(results_dir, tmp_path):
+    # A damaged results file is named and skipped; the report goes on.
+    (results_dir / "broken").mkdir()
+    (results_dir / "broken" / results.RESULTS_FILENAME).write_text('{"settings": {')
+    completed = subprocess.run(
+        [sys.executable, "-m", "recipes.report", f"--results_dir={results_dir}", "--noplots"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "| MAE* eps=0.5 |" in completed.stdout
+    assert "broken" in completed.stderr
+    assert (results_dir / report.REPORT_FILENAME).exists()
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "recipes.report", f"--results_dir={tmp_path / 'nowhere'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"--results_dir={tmp_path / 'nowhere'}: not a directory."
+    ]

@@ -1,10 +1,6 @@
 """Tests of the device-resident data path (`keras_robust.data.resident`),
-its runner option and the keras.datasets source. No TensorFlow is needed:
+its trainer option and the keras.datasets source. No TensorFlow is needed:
 CI runs this module under every Keras backend."""
-
-import dataclasses
-import hashlib
-import json
 
 import keras
 import numpy as np
@@ -12,7 +8,8 @@ import pytest
 from keras import ops
 
 from keras_robust import data
-from recipes import runner
+from recipes import config as config_lib
+from recipes import train_lib
 
 pytestmark = pytest.mark.backend_independent
 
@@ -259,65 +256,47 @@ def test_load_dataset_source_errors():
 
 
 # ---------------------------------------------------------------------------
-# recipes.runner with device_resident=True.
+# recipes.train_lib with device_resident=True.
 # ---------------------------------------------------------------------------
 
 
-def _legacy_hash(config):
-    """settings_hash as defined before `device_resident` and `data_source`."""
-    settings = dataclasses.asdict(config)
-    for name in ("data_dir", "label", "device_resident", "data_source"):
-        settings.pop(name)
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+def _resident_config(**fields):
+    config = config_lib.get_default_config()
+    config.dataset, config.model, config.loss = "cifar10", "mlp1024", "gce"
+    config.batch_size, config.learning_rate, config.verbose = 16, 0.01, 0
+    config.device_resident = True
+    return config_lib.override(config, fields)
 
 
-def test_run_config_device_resident_and_data_source():
-    config = runner.RunConfig.paper_defaults("cifar10", "resnet32", "gce", 0.4)
-    assert config.settings_hash == _legacy_hash(config)
-    resident = dataclasses.replace(config, device_resident=True)
-    assert resident.on_device_augmentation
-    assert resident.settings_hash != config.settings_hash
-    from_keras = dataclasses.replace(config, data_source="keras")
-    assert from_keras.settings_hash != config.settings_hash
-    assert from_keras.run_id == config.run_id
-    with pytest.raises(ValueError, match="data_source 'hub'"):
-        dataclasses.replace(config, data_source="hub")
+def test_device_resident_is_part_of_the_run_id():
+    config = _resident_config(device_resident=False)
+    resident = _resident_config()
+    assert config_lib.run_id(resident) != config_lib.run_id(config)
+    from_keras = config_lib.override(config, {"data_source": "keras"})
+    assert config_lib.run_id(from_keras) != config_lib.run_id(config)
+    with pytest.raises(config_lib.ConfigError, match="data_source='hub'"):
+        config_lib.resolve(config_lib.override(config, {"data_source": "hub"}))
 
 
-class _KillAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt(f"killed after epoch {self.epochs}")
-
-
-def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch):
+def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch, kill_after):
     # CIFAR-10 shapes and policy (flip + crop inside the model).
     fake = _indexed(num_train=48, num_test=16)
-    monkeypatch.setattr(runner.data, "load_dataset", lambda *args, **kwargs: fake)
-    config = runner.RunConfig.paper_defaults(
-        "cifar10", "mlp1024", "gce", noise_rate=0.5, epochs=3, batch_size=16,
-        learning_rate=0.01, augment=True, device_resident=True,
-    )
-    straight = runner.run(config, tmp_path / "straight", verbose=0)
+    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
+    config = _resident_config(noise_rate=0.5, epochs=3, augment=True)
+    straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):
-        runner.run(
-            config, tmp_path / "killed", verbose=0, callbacks=[_KillAfter(2)]
+        train_lib.train_and_evaluate(
+            config, tmp_path / "killed", callbacks=[kill_after(2)]
         )
-    resumed = runner.run(config, tmp_path / "killed", verbose=0)
-    for key in ("train_loss", "test_accuracy", "false_label_accuracy"):
-        np.testing.assert_allclose(
-            resumed["history"][key], straight["history"][key], rtol=1e-6
-        )
-    assert straight["settings"]["device_resident"]
-    assert straight["versions"]["backend"] == keras.backend.backend()
+    resumed = train_lib.train_and_evaluate(config, tmp_path / "killed")
+    assert resumed.history == straight.history
+    assert straight.settings["device_resident"]
+    assert straight.versions["backend"] == keras.backend.backend()
     # Another seed draws other crops and orders.
-    other = runner.run(dataclasses.replace(config, seed=1), tmp_path, verbose=0)
-    assert other["history"]["train_loss"] != straight["history"]["train_loss"]
+    other = train_lib.train_and_evaluate(
+        config_lib.override(config, {"seed": 1}), tmp_path / "other"
+    )
+    assert other.history["train_loss"] != straight.history["train_loss"]
 
 
 class _RecordCompile(keras.callbacks.Callback):
@@ -325,16 +304,13 @@ class _RecordCompile(keras.callbacks.Callback):
         self.jit_compile = self.model.jit_compile
 
 
-def test_runner_compiles_the_step_under_jax(tmp_path, monkeypatch):
+def test_train_step_is_compiled_under_jax(tmp_path, monkeypatch):
     # jit_compile=False (the default, for TensorFlow's CPU) must not leave
     # jax running the train step op by op.
     fake = _indexed(num_train=32, num_test=8)
-    monkeypatch.setattr(runner.data, "load_dataset", lambda *args, **kwargs: fake)
-    config = runner.RunConfig.paper_defaults(
-        "cifar10", "mlp1024", "ce", epochs=1, batch_size=16,
-        learning_rate=0.01, device_resident=True,
-    )
+    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
+    config = _resident_config(epochs=1)
     assert not config.jit_compile
     record = _RecordCompile()
-    runner.run(config, tmp_path, verbose=0, callbacks=[record])
+    train_lib.train_and_evaluate(config, tmp_path, callbacks=[record])
     assert record.jit_compile == (keras.backend.backend() == "jax")

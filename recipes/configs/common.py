@@ -1,0 +1,167 @@
+"""What the experiment configs share: their argument string and sweep axes.
+
+A config file's `get_config(arg=None)` and `get_sweep(arg=None)` receive
+the text after the colon of `--config=recipes/configs/table2.py:ARG`, as in
+google-research/big_vision. `parse_arg` turns it into named values:
+
+    --config=recipes/configs/table2.py:models=mlp1024,datasets=fashion_mnist
+    --config=recipes/configs/table2.py:losses=ce+gce,seeds=0+1
+
+Several values of one argument are joined with `+` (the comma separates
+arguments).
+"""
+
+import itertools
+
+import ml_collections
+
+import zoo
+from keras_robust import data
+from recipes import config as config_lib
+from recipes import paper_results
+
+
+class ConfigArgumentError(ValueError):
+    """A config argument (`--config=file.py:ARG`) is not one the file takes."""
+
+
+def _convert(name, text, default):
+    kind = type(default[0]) if isinstance(default, tuple) and default else type(default)
+    if isinstance(default, tuple) and not default:
+        kind = str
+    values = []
+    for item in text.split("+") if isinstance(default, tuple) else [text]:
+        try:
+            if kind is bool:
+                if item.lower() not in ("true", "false", ""):
+                    raise ValueError(item)
+                values.append(item.lower() == "true")
+            else:
+                values.append(kind(item))
+        except ValueError:
+            expected = kind.__name__
+            if isinstance(default, tuple):
+                expected += " values joined with '+'"
+            raise ConfigArgumentError(
+                f"Config argument {name}={text!r}: expected {expected}."
+            ) from None
+    return tuple(values) if isinstance(default, tuple) else values[0]
+
+
+def parse_arg(arg, **defaults):
+    """The values of a config file's argument string, with their defaults.
+
+    Args:
+        arg: `"name=value,name=value"` (None or `""`: all defaults). A
+            tuple-valued argument takes several values joined with `+`.
+        **defaults: Every argument the file takes with its default; the
+            default's type (or its first element's, for a tuple) converts
+            the text.
+
+    Returns:
+        An `ml_collections.ConfigDict` of the values.
+
+    Raises:
+        ConfigArgumentError: for an unknown name or a value of the wrong
+            type; the message is one line naming it and what is allowed.
+    """
+    values = dict(defaults)
+    for part in filter(None, (arg or "").split(",")):
+        name, has_value, text = part.partition("=")
+        name = name.strip()
+        if name not in defaults:
+            raise ConfigArgumentError(
+                f"Unknown config argument {name!r}. Allowed: {', '.join(defaults)}."
+            )
+        if not has_value:
+            raise ConfigArgumentError(
+                f"Config argument {name!r} needs a value ({name}=...)."
+            )
+        values[name] = _convert(name, text.strip(), defaults[name])
+    return ml_collections.ConfigDict(values)
+
+
+def check_choices(name, values, allowed):
+    """Raises ConfigArgumentError unless every one of `values` is in `allowed`."""
+    unknown = [value for value in values if value not in allowed]
+    if unknown:
+        raise ConfigArgumentError(
+            f"Config argument {name}={'+'.join(map(str, unknown))} is not allowed. "
+            f"Allowed: {', '.join(map(str, allowed))}."
+        )
+
+
+def product(**axes):
+    """The sweep over every combination of the axes, the last one fastest.
+
+    Args:
+        **axes: Sequences of values by setting name, e.g.
+            `seed=(0, 1)`. An axis whose values are dicts contributes
+            their items (several settings at once, e.g. the paper's loss
+            rows `{"loss": "mae", "output_bias": 0.5}`); its name is only
+            a label.
+
+    Returns:
+        A list of dicts of settings, without repeats, e.g.
+        `product(loss=("ce", "gce"), seed=(0, 1))` is
+        `[{"loss": "ce", "seed": 0}, {"loss": "ce", "seed": 1}, ...]`.
+    """
+    points = []
+    for combination in itertools.product(*axes.values()):
+        point = {}
+        for name, value in zip(axes, combination):
+            point.update(value if isinstance(value, dict) else {name: value})
+        if point not in points:
+            points.append(point)
+    return points
+
+
+def table_rows(table_name, keys):
+    """The sweep overrides of the rows `keys` of a paper table, in that order.
+
+    Raises:
+        ConfigArgumentError: for a key that is not a row of the table.
+    """
+    rows = {row.key: row.overrides for row in paper_results.table(table_name).rows}
+    check_choices("losses", keys, tuple(rows))
+    return [rows[key] for key in keys]
+
+
+def paper_table(table_name):
+    """`(get_config, get_sweep)` of a paper-table config (`table2.py`, `table3.py`).
+
+    The config argument takes `datasets`, `models`, `losses` (row keys of
+    the table, e.g. `mae*`), `noise_rates` and `seeds`, each narrowing or
+    changing the paper's axes (`recipes.paper_results.TABLES`); datasets
+    and models the paper's table does not hold are allowed (e.g.
+    `datasets=digits` for a quick offline check). The base config is
+    `recipes.config.get_default_config()`: every run takes its model's
+    training protocol and the paper's loss hyperparameters.
+    """
+    table = paper_results.table(table_name)
+
+    def parse(arg):
+        arg = parse_arg(
+            arg,
+            datasets=table.datasets,
+            models=table.models,
+            losses=tuple(row.key for row in table.rows),
+            noise_rates=paper_results.NOISE_RATES,
+            seeds=paper_results.SEEDS,
+        )
+        check_choices("datasets", arg.datasets, tuple(data.DATASETS))
+        check_choices("models", arg.models, tuple(zoo.MODELS))
+        return arg, table_rows(table_name, arg.losses)
+
+    def get_config(arg=None):
+        parse(arg)
+        return config_lib.get_default_config()
+
+    def get_sweep(arg=None):
+        arg, rows = parse(arg)
+        return product(
+            dataset=arg.datasets, model=arg.models, row=rows,
+            noise_rate=arg.noise_rates, seed=arg.seeds,
+        )
+
+    return get_config, get_sweep

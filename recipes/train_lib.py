@@ -1,0 +1,390 @@
+"""One training run: `train_and_evaluate(config, workdir)`.
+
+The run loads the data (`keras_robust.data`), injects the label noise,
+builds the zoo model (logits out) behind `keras_robust.data.
+DeviceAugmentation` (augmentation and normalisation inside the model, fed
+raw uint8 images), compiles it with the loss (`from_logits=True`, the
+config's output bias) and `zoo.TorchSGD` (PyTorch's coupled weight decay),
+trains it with `model.fit` and records, after every epoch, the training
+loss, the test accuracy and the "false label accuracy" (paper Fig. 2, lower
+panels: the accuracy on the training images whose label was re-drawn,
+against their true labels). It writes `<workdir>/results.json` through
+`recipes.results`.
+
+Resumability: after every epoch the model and optimizer state and the
+history are checkpointed (`recipes.checkpoint`). A run killed mid-way
+resumes from its last finished epoch and, since every epoch of the data
+stream and of the augmentation depends only on `(seed, epoch)` and ops are
+deterministic (`config.deterministic`), ends with the same numbers as an
+uninterrupted run. A finished run is not trained again; a run directory
+holding another config's run is refused (`results.SettingsMismatchError`);
+a damaged results file or checkpoint is set aside (`*.damaged`) with a
+warning, and the run starts over.
+
+The steps are public for reuse (benchmarks, notebooks): `load_data`,
+`check_steps_per_execution`, `build_model`, `compile_model`,
+`training_callbacks`, `versions`.
+
+Example:
+
+```python
+from recipes import config as config_lib
+from recipes import train_lib
+
+config = config_lib.get_default_config()
+config.dataset, config.model, config.loss = "digits", "mlp1024", "gce"
+config.noise_rate = 0.4
+result = train_lib.train_and_evaluate(config, "/tmp/gce-run")
+print(result.test_accuracy)
+```
+"""
+
+import contextlib
+import functools
+import importlib.metadata
+import os
+import time
+import warnings
+
+import keras
+import numpy as np
+
+import keras_robust
+import zoo
+from keras_robust import data
+from keras_robust import losses as robust_losses
+from recipes import atomic_files
+from recipes import checkpoint
+from recipes import config as config_lib
+from recipes import results
+
+MODEL_FILENAME = "model.keras"
+
+
+def load_data(config):
+    """The training, test and false-label data of a resolved `config`.
+
+    Returns:
+        `data.make_pipelines(...)` (tf.data, raw uint8 images), or
+        `data.make_resident_data(...)` for a `device_resident` run.
+    """
+    dataset = data.load_dataset(
+        config.dataset, data_dir=config.data_dir, source=config.data_source
+    )
+    arguments = dict(
+        batch_size=config.batch_size,
+        noise_rate=config.noise_rate,
+        noise_kind=config.noise_kind,
+        seed=config.seed,
+        augment=config.augment,
+        train_size=config.train_size,
+    )
+    if config.device_resident:
+        return data.make_resident_data(dataset, **arguments)
+    return data.make_pipelines(dataset, on_device=True, **arguments)
+
+
+def check_steps_per_execution(config, steps_per_epoch):
+    """Refuses a `steps_per_execution` that does not divide the epoch.
+
+    Keras 3 would run whole executions past the epoch's end on the repeated
+    stream (keras 3.15: 16 per execution and 4 steps per epoch trained 16
+    steps per epoch), silently changing the training.
+
+    Raises:
+        config.ConfigError: naming the allowed values up to 64.
+    """
+    per_execution = config.steps_per_execution
+    if steps_per_epoch % per_execution:
+        divisors = [d for d in range(1, min(steps_per_epoch, 64) + 1)
+                    if steps_per_epoch % d == 0]
+        raise config_lib.ConfigError(
+            "steps_per_execution", per_execution,
+            f"expected a divisor of the {steps_per_epoch} steps per epoch: "
+            f"{', '.join(map(str, divisors))}",
+        )
+
+
+def build_model(config, run_data):
+    """The zoo model of `config` behind the dataset's `DeviceAugmentation`.
+
+    The model takes raw uint8 images; the layer augments them in training
+    (the dataset's supplement-1 policy when `config.augment`) and
+    normalises them always.
+    """
+    spec = run_data.spec
+    network = zoo.build(config.model, spec.image_shape, spec.num_classes)
+    inputs = keras.Input(spec.image_shape, dtype="uint8", name="raw_images")
+    images = run_data.device_augmentation(seed=config.seed)(inputs)
+    return keras.Model(inputs, network(images), name=f"{config.model}_augmented")
+
+
+def compile_model(config, model):
+    """Compiles `model` with the loss, `zoo.TorchSGD` and settings of `config`.
+
+    The loss takes logits (`from_logits=True`) with the run's output bias;
+    the metric is `accuracy`. Under jax the step is always jitted.
+    """
+    loss = robust_losses.get(
+        config.loss,
+        from_logits=True,
+        output_bias=config.output_bias,
+        **config.loss_kwargs,
+    )
+    optimizer = zoo.TorchSGD(
+        learning_rate=config_lib.learning_rate(config, 0),
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile or keras.backend.backend() == "jax",
+        steps_per_execution=config.steps_per_execution,
+    )
+
+
+def empty_history():
+    """A history dict with an empty list per `results.HISTORY_KEYS`."""
+    return {key: [] for key in results.HISTORY_KEYS}
+
+
+class EpochMetrics(keras.callbacks.Callback):
+    """Appends the epoch's loss, accuracies and learning rate to `history`.
+
+    The test and false-label accuracies are evaluated every
+    `config.eval_every` epochs and after the last one (None in between),
+    and added to the epoch logs.
+    """
+
+    def __init__(self, config, history, test_data, false_label_data):
+        super().__init__()
+        self.config = config
+        self.history = history
+        self.test_data = test_data
+        self.false_label_data = false_label_data
+
+    def accuracy(self, dataset):
+        """The model's accuracy on `dataset`."""
+        return float(
+            self.model.evaluate(dataset, verbose=0, return_dict=True)["accuracy"]
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        test_accuracy = false_label_accuracy = None
+        last = epoch + 1 == self.config.epochs
+        if (epoch + 1) % self.config.eval_every == 0 or last:
+            test_accuracy = logs["test_accuracy"] = self.accuracy(self.test_data)
+            if self.false_label_data is not None:
+                false_label_accuracy = self.accuracy(self.false_label_data)
+                logs["false_label_accuracy"] = false_label_accuracy
+        self.history["epoch"].append(epoch + 1)
+        self.history["train_loss"].append(float(logs["loss"]))
+        self.history["test_accuracy"].append(test_accuracy)
+        self.history["false_label_accuracy"].append(false_label_accuracy)
+        self.history["learning_rate"].append(
+            config_lib.learning_rate(self.config, epoch)
+        )
+
+
+class _ReseedAugmentation(keras.callbacks.Callback):
+    """Makes the augmentation of epoch `e` depend on `(seed, e)` only.
+
+    `DeviceAugmentation` draws from a `keras.random.SeedGenerator` whose
+    state is not part of the checkpoint; setting it to `(key, 0)` with a
+    31-bit `key` derived from `(seed, e)` at the start of every epoch makes
+    a resumed run see the same augmentation as an uninterrupted one. (31
+    bits: the state is uint32 under jax, int32 under torch, int64 under
+    TensorFlow.)
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        entropy = [self.seed & 0xFFFFFFFFFFFFFFFF, epoch]
+        key = int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
+        for layer in self.model.layers:
+            if isinstance(layer, data.DeviceAugmentation):
+                layer.seed_generator.state.assign(
+                    np.array([key, 0], layer.seed_generator.state.dtype)
+                )
+
+
+def training_callbacks(config, run_data, history, checkpoint_directory, clock):
+    """The callbacks of a run, in order: schedule, augmentation seed, metrics, checkpoint."""
+    return [
+        keras.callbacks.LearningRateScheduler(
+            functools.partial(config_lib.learning_rate, config)
+        ),
+        _ReseedAugmentation(config.seed),
+        EpochMetrics(
+            config, history, run_data.test_dataset(), run_data.false_label_dataset()
+        ),
+        checkpoint.SaveEveryEpoch(
+            checkpoint_directory, config_lib.settings(config), history, clock
+        ),
+    ]
+
+
+def _installed_version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def versions():
+    """The versions recorded with the results."""
+    return {
+        "keras": keras.__version__,
+        "tensorflow": _installed_version("tensorflow"),
+        "keras_robust": keras_robust.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+def _enable_op_determinism(config):
+    """TensorFlow's op determinism, where TensorFlow computes anything.
+
+    That is the model under the tensorflow backend and the tf.data
+    pipelines; a device-resident run under jax or torch runs no TensorFlow
+    (on a GPU, jax needs `XLA_FLAGS=--xla_gpu_deterministic_ops=true` for
+    bit-exact resumes).
+    """
+    if config.device_resident and keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def _dtype_policy(name):
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(name)
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _set_aside(path, error):
+    target = atomic_files.set_aside(path)
+    warnings.warn(f"{error}; set aside as {target}, starting over.", stacklevel=3)
+
+
+def finished_result(config, workdir):
+    """The stored `RunResult` of `config` in `workdir`, or None if not finished.
+
+    A damaged results file is set aside (None is returned).
+
+    Raises:
+        results.SettingsMismatchError: if `workdir` holds another run.
+    """
+    try:
+        if results.is_finished(workdir, config):
+            return results.read(workdir)
+    except results.DamagedResultsError as error:
+        _set_aside(os.path.join(workdir, results.RESULTS_FILENAME), error)
+    return None
+
+
+def load_checkpoint(config, workdir):
+    """The run's `checkpoint.Checkpoint` in `workdir`, or None.
+
+    A damaged checkpoint is set aside (None is returned).
+
+    Raises:
+        results.SettingsMismatchError: if it belongs to other settings.
+    """
+    directory = checkpoint.checkpoint_dir(workdir)
+    try:
+        loaded = checkpoint.load(directory)
+    except checkpoint.DamagedCheckpointError as error:
+        _set_aside(directory, error)
+        return None
+    if loaded is not None and config_lib.settings_differences(
+        loaded.state["settings"], config
+    ):
+        raise results.SettingsMismatchError(
+            results.mismatch_message(directory, loaded.state["settings"], config)
+        )
+    return loaded
+
+
+def train_and_evaluate(config, workdir, *, callbacks=()):
+    """Trains `config` (or resumes it) in the run directory `workdir`.
+
+    Args:
+        config: A config (`recipes.config`), resolved here.
+        workdir: The run's directory: results.json, the checkpoint while
+            training, and model.keras with `config.save_model`.
+        callbacks: Extra Keras callbacks, run after the metrics and the
+            checkpoint of each epoch.
+
+    Returns:
+        The `results.RunResult`, as stored in `<workdir>/results.json`.
+
+    Raises:
+        config.ConfigError: for a bad setting (before any training).
+        results.SettingsMismatchError: if `workdir` holds a run (finished or
+            checkpointed) of other settings.
+    """
+    config = config_lib.resolve(config)
+    workdir = os.fspath(workdir)
+    finished = finished_result(config, workdir)
+    if finished is not None:
+        # Also after a kill between writing results and deleting the checkpoint.
+        checkpoint.delete(checkpoint.checkpoint_dir(workdir))
+        return finished
+    loaded = load_checkpoint(config, workdir)
+    if config.deterministic:
+        _enable_op_determinism(config)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    with _dtype_policy(config.mixed_precision):
+        run_data = load_data(config)
+        check_steps_per_execution(config, run_data.steps_per_epoch)
+        model = build_model(config, run_data)
+        compile_model(config, model)
+        history, initial_epoch, previous_seconds = empty_history(), 0, 0.0
+        if loaded is not None:
+            model.optimizer.build(model.trainable_variables)
+            checkpoint.restore(model, loaded)
+            history = loaded.state["history"]
+            initial_epoch = loaded.state["epoch"]
+            previous_seconds = loaded.state["wall_seconds"]
+            if config.verbose:
+                print(f"Resuming {workdir} after epoch {initial_epoch}.")
+        start = time.monotonic()
+
+        def clock():
+            return previous_seconds + time.monotonic() - start
+
+        if initial_epoch < config.epochs:
+            model.fit(
+                run_data.train_dataset(start_epoch=initial_epoch),
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=run_data.steps_per_epoch,
+                callbacks=[
+                    *training_callbacks(
+                        config, run_data, history,
+                        checkpoint.checkpoint_dir(workdir), clock,
+                    ),
+                    *callbacks,
+                ],
+                verbose=config.verbose,
+                shuffle=False,  # the stream is already shuffled per epoch
+            )
+        if config.save_model:
+            atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
+        result = results.RunResult.from_history(config, history, clock(), versions())
+    results.write(workdir, result)
+    checkpoint.delete(checkpoint.checkpoint_dir(workdir))
+    # As stored (tuples become lists), so a rerun returns an equal result.
+    return results.read(workdir)

@@ -1,0 +1,143 @@
+"""Tests of `recipes.grid`: one keras-tuner work queue for any sweep."""
+
+import collections
+import os
+
+import keras
+import pytest
+
+from recipes import config as config_lib
+from recipes import grid
+from recipes import results
+
+# keras-tuner 1.4.8 calls threading.currentThread().
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
+
+
+def tiny_config(**fields):
+    config = config_lib.get_default_config()
+    config.update(
+        dataset="digits", model="mlp1024", noise_rate=0.2, epochs=1,
+        train_size=64, learning_rate=0.01, verbose=0,
+    )
+    return config_lib.override(config, fields)
+
+
+def tiny_sweep(losses=("ce", "gce"), seeds=(0, 1)):
+    return [{"loss": loss, "seed": seed} for loss in losses for seed in seeds]
+
+
+class _RaiseInRun(keras.callbacks.Callback):
+    """Raises `error` at the end of the first epoch of the `n`-th run."""
+
+    def __init__(self, n, error, at="epoch_end"):
+        super().__init__()
+        self.n, self.error, self.at = n, error, at
+        self.runs = 0
+
+    def on_train_begin(self, logs=None):
+        self.runs += 1
+        if self.at == "train_begin" and self.runs == self.n:
+            raise self.error
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.at == "epoch_end" and self.runs == self.n:
+            raise self.error
+
+
+def _run_dirs(config, sweep, workdir):
+    return [
+        os.path.join(workdir, config_lib.run_id(config_lib.override(config, point)))
+        for point in sweep
+    ]
+
+
+def test_killed_sweep_resumes_without_redoing_runs(tmp_path):
+    config, sweep = tiny_config(), tiny_sweep()
+    with pytest.raises(KeyboardInterrupt):
+        grid.run_sweep(
+            config, sweep, tmp_path, callbacks=[_RaiseInRun(3, KeyboardInterrupt("killed"))]
+        )
+    first = grid.read_log(tmp_path)
+    assert [entry["trained"] for entry in first] == [True, True]
+    run_dirs = _run_dirs(config, sweep, tmp_path)
+    mtimes = {
+        run_dir: os.stat(results.results_path(run_dir)).st_mtime_ns
+        for run_dir in run_dirs[:2]
+    }
+    assert not os.path.exists(results.results_path(run_dirs[2]))
+
+    finished = grid.run_sweep(config, sweep, tmp_path)
+    assert [result.run_id for result in finished] == [os.path.basename(d) for d in run_dirs]
+    log = grid.read_log(tmp_path)
+    trained = collections.Counter(entry["run_id"] for entry in log if entry["trained"])
+    assert sorted(trained) == sorted(os.path.basename(d) for d in run_dirs)
+    assert set(trained.values()) == {1}
+    assert len(log) == 4  # the second start ran only the two missing runs
+    for run_dir, mtime in mtimes.items():
+        assert os.stat(results.results_path(run_dir)).st_mtime_ns == mtime
+    assert {result.settings["loss"] for result in finished} == {"ce", "gce"}
+
+    # A third start finds the sweep done and trains nothing.
+    assert len(grid.run_sweep(config, sweep, tmp_path)) == 4
+    assert len(grid.read_log(tmp_path)) == 4
+
+
+def test_failed_run_is_retried_by_the_next_start(tmp_path, capsys):
+    config, sweep = tiny_config(), tiny_sweep(losses=("ce",), seeds=(0, 1, 2))
+    finished = grid.run_sweep(
+        config, sweep, tmp_path,
+        callbacks=[_RaiseInRun(2, RuntimeError("run crashed"), at="train_begin")],
+    )
+    err = capsys.readouterr().err
+    assert "run crashed" in err and "1 of 3 runs did not finish" in err
+    assert [result.settings["seed"] for result in finished] == [0, 2]
+    finished = grid.run_sweep(config, sweep, tmp_path)
+    assert [result.settings["seed"] for result in finished] == [0, 1, 2]
+    trained = [entry["run_id"] for entry in grid.read_log(tmp_path)]
+    run_ids = [os.path.basename(run_dir) for run_dir in _run_dirs(config, sweep, tmp_path)]
+    assert sorted(trained) == sorted(run_ids)
+
+
+def test_sweep_checks_every_point_before_training(tmp_path):
+    config = tiny_config()
+    # A run directory holding the results of other settings.
+    ce, gce = _run_dirs(config, tiny_sweep(seeds=(0,)), tmp_path)
+    grid.run_sweep(config, tiny_sweep(losses=("ce",), seeds=(0,)), tmp_path)
+    results.write(gce, results.read(ce))
+    with pytest.raises(results.SettingsMismatchError, match="loss='ce' there, 'gce' here"):
+        grid.run_sweep(config, tiny_sweep(seeds=(0,)), tmp_path)
+    # A bad value anywhere in the sweep stops it before the first run.
+    with pytest.raises(config_lib.ConfigError, match="config.noise_rate=2.0"):
+        grid.run_sweep(config, [{"seed": 5}, {"noise_rate": 2.0}], tmp_path)
+    with pytest.raises(config_lib.ConfigError, match="unknown field"):
+        grid.run_sweep(config, [{"seeds": 5}], tmp_path)
+    with pytest.raises(grid.SweepError, match="no points"):
+        grid.run_sweep(config, [], tmp_path)
+    assert len(grid.read_log(tmp_path)) == 1
+
+
+def test_repeated_points_run_once_and_sweep_file_round_trips(tmp_path):
+    config = tiny_config()
+    sweep = [{"loss": "ce"}, {"loss": "ce", "seed": 0}, {"loss_kwargs.q": 0.5, "loss": "gce"}]
+    finished = grid.run_sweep(config, sweep, tmp_path)
+    assert len(finished) == 2
+    assert finished[1].settings["loss_kwargs"] == {"q": 0.5}
+    stored_config, stored_sweep = grid.read_sweep_file(tmp_path)
+    assert stored_sweep == sweep
+    assert config_lib.run_id(stored_config) == config_lib.run_id(config)
+
+
+def test_load_sweep_of_a_config_file(tmp_path):
+    path = tmp_path / "experiment.py"
+    path.write_text(
+        "def get_config(arg=None):\n    return None\n\n"
+        "def get_sweep(arg=None):\n    return [{'seed': int(s)} for s in (arg or '0').split('+')]\n"
+    )
+    assert grid.load_sweep(str(path)) == [{"seed": 0}]
+    assert grid.load_sweep(f"{path}:1+2") == [{"seed": 1}, {"seed": 2}]
+    single = tmp_path / "single.py"
+    single.write_text("def get_config(arg=None):\n    return None\n")
+    assert grid.load_sweep(str(single)) is None
+    with pytest.raises(grid.SweepError, match="no config file"):
+        grid.load_sweep(str(tmp_path / "missing.py"))

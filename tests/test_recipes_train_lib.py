@@ -1,0 +1,145 @@
+"""Tests of recipes.train_lib.train_and_evaluate on the offline "digits" set."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_robust import data
+from recipes import checkpoint
+from recipes import config as config_lib
+from recipes import results
+from recipes import train_lib
+
+
+def tiny_config(**fields):
+    config = config_lib.get_default_config()
+    config.dataset, config.model, config.loss = "digits", "mlp1024", "mae*"
+    config.noise_rate = 0.4
+    config.epochs = 3
+    config.learning_rate = 0.05
+    config.train_size = 128
+    config.verbose = 0
+    return config_lib.override(config, fields)
+
+
+def kill_and_resume(config, workdir, kill_after):
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(config, workdir, callbacks=[kill_after(2)])
+    assert not os.path.exists(workdir / results.RESULTS_FILENAME)
+    loaded = checkpoint.load(checkpoint.checkpoint_dir(workdir))
+    assert loaded.state["epoch"] == 2 and loaded.state["history"]["epoch"] == [1, 2]
+    return train_lib.train_and_evaluate(config, workdir)
+
+
+def test_killed_and_resumed_run_is_bit_identical(tmp_path, kill_after):
+    config = tiny_config()
+    straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
+    resumed = kill_and_resume(config, tmp_path / "killed", kill_after)
+    assert resumed.history["epoch"] == [1, 2, 3]
+    assert resumed.history == straight.history
+    assert resumed.final == straight.final
+    assert not os.path.exists(checkpoint.checkpoint_dir(tmp_path / "killed"))
+    assert resumed.settings == config_lib.settings(config)
+    assert set(resumed.versions) == {"keras", "tensorflow", "keras_robust", "backend"}
+    assert 0.0 <= straight.false_label_accuracy <= 1.0
+    # The schedule of the MLP protocol: times 0.95 per epoch.
+    np.testing.assert_allclose(
+        straight.history["learning_rate"], [0.05, 0.05 * 0.95, 0.05 * 0.95**2]
+    )
+
+
+def test_finished_run_is_not_redone_and_other_settings_are_refused(tmp_path):
+    config = tiny_config(epochs=1, noise_rate=0.0)
+    first = train_lib.train_and_evaluate(config, tmp_path)
+    assert first.false_label_accuracy is None
+    path = tmp_path / results.RESULTS_FILENAME
+    mtime = os.stat(path).st_mtime_ns
+    assert train_lib.train_and_evaluate(config, tmp_path) == first
+    assert os.stat(path).st_mtime_ns == mtime
+
+    changed = config_lib.override(config, {"learning_rate": 0.01})
+    with pytest.raises(results.SettingsMismatchError, match="learning_rate=0.05 there"):
+        train_lib.train_and_evaluate(changed, tmp_path)
+    assert os.stat(path).st_mtime_ns == mtime
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path, kill_after):
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(tiny_config(), tmp_path, callbacks=[kill_after(1)])
+    with pytest.raises(results.SettingsMismatchError, match="seed=0 there, 1 here"):
+        train_lib.train_and_evaluate(tiny_config(seed=1), tmp_path)
+
+
+def test_damaged_results_are_set_aside_and_the_run_redone(tmp_path):
+    config = tiny_config(epochs=1, train_size=64)
+    (tmp_path / results.RESULTS_FILENAME).write_text('{"run_id": ')
+    with pytest.warns(UserWarning, match="set aside"):
+        result = train_lib.train_and_evaluate(config, tmp_path)
+    assert result == results.read(tmp_path)
+    assert (tmp_path / "results.json.damaged").read_text() == '{"run_id": '
+
+
+def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
+    every_epoch = train_lib.train_and_evaluate(tiny_config(), tmp_path / "a")
+    sparse = train_lib.train_and_evaluate(tiny_config(eval_every=2), tmp_path / "b")
+    assert sparse.history["test_accuracy"][0] is None
+    assert sparse.history["false_label_accuracy"][0] is None
+    # The evaluated epochs are those of the per-epoch run: same training.
+    for key in ("test_accuracy", "false_label_accuracy", "train_loss"):
+        assert sparse.history[key][1:] == every_epoch.history[key][1:]
+    assert sparse.final == every_epoch.final
+
+
+def test_steps_per_execution_must_divide_the_epoch(tmp_path):
+    # 128 images in batches of 32: 4 steps per epoch.
+    with pytest.raises(config_lib.ConfigError, match=r"steps_per_execution=3: .*: 1, 2, 4$"):
+        train_lib.train_and_evaluate(tiny_config(steps_per_execution=3), tmp_path)
+    result = train_lib.train_and_evaluate(tiny_config(epochs=1, steps_per_execution=2), tmp_path)
+    assert result.history["epoch"] == [1]
+
+
+def test_mixed_precision_policy_is_restored(tmp_path):
+    config = tiny_config(epochs=1, train_size=64, mixed_precision="mixed_bfloat16")
+    result = train_lib.train_and_evaluate(config, tmp_path)
+    assert np.isfinite(result.train_loss)
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_augmentation_in_the_model_resumes_exactly(tmp_path, monkeypatch, kill_after):
+    # CIFAR-10 shapes and policy (flip + crop inside the model), random data.
+    rng = np.random.default_rng(0)
+    fake = data.Dataset(
+        data.get_spec("cifar10"),
+        rng.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 10, 48),
+        rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 10, 16),
+    )
+    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
+    config = tiny_config(
+        dataset="cifar10", loss="gce", noise_rate=0.5, batch_size=16,
+        learning_rate=0.01, augment=True, train_size=None,
+    )
+    straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
+    resumed = kill_and_resume(config, tmp_path / "killed", kill_after)
+    assert resumed.history == straight.history
+    # Another seed draws other crops: the augmentation is really applied.
+    other = train_lib.train_and_evaluate(
+        config_lib.override(config, {"seed": 1}), tmp_path / "other"
+    )
+    assert other.history["train_loss"] != straight.history["train_loss"]
+
+
+def test_saved_model_loads_and_predicts_like_the_trained_one(tmp_path):
+    config = tiny_config(epochs=1, train_size=64, save_model=True)
+    train_lib.train_and_evaluate(config, tmp_path)
+    model = keras.models.load_model(tmp_path / train_lib.MODEL_FILENAME)
+    run_data = train_lib.load_data(config_lib.resolve(config))
+    images = run_data.x_test[:8]
+    logits = model.predict(images, verbose=0)
+    assert logits.shape == (8, 10)
+    # Raw uint8 in: the model normalises (and, in training only, augments).
+    accuracy = model.evaluate(run_data.test_dataset(), verbose=0, return_dict=True)
+    assert accuracy["accuracy"] == pytest.approx(results.read(tmp_path).test_accuracy)
