@@ -1,10 +1,12 @@
 """Epoch time of a whole `recipes.runner.run` epoch against pure train steps.
 
-A training epoch of the recipes is more than its train steps: the tf.data
-stream (shuffle, per-image augmentation), the Keras callbacks (learning-rate
-schedule, progress, the per-epoch checkpoint) and the evaluation of test and
-false-label accuracy. This benchmark measures, in one process and
-alternating round by round:
+A training epoch of the recipes is more than its network's train steps: the
+tf.data stream (shuffle, batch, prefetch of raw uint8 images), the model's
+first layer (`DeviceAugmentation`: per-image augmentation and
+normalisation, inside the compiled step), the Keras callbacks
+(learning-rate schedule, augmentation reseeding, the per-epoch checkpoint)
+and the evaluation of test and false-label accuracy. This benchmark
+measures, in one process and alternating round by round:
 
 - `epoch`: an epoch of `runner.run` on a
   CIFAR-10-shaped Table 2 cell (ResNet-32, batch 128, 20 % symmetric
@@ -13,12 +15,14 @@ alternating round by round:
   split proportions (`--train_size` training images and a fifth of that as
   test images), so the evaluation share of the epoch is the real one.
   The time spent evaluating is reported separately.
-- `steps`: the same number of train steps of the same compiled model on one
-  fixed batch already in memory (`model.fit` on a repeated batch, no
-  callbacks), i.e. the model's pure train-step time.
+- `steps`: the same number of train steps of the run's network alone
+  (`zoo.build`, compiled by `runner.compile_model`, without the
+  augmentation layer) on one fixed, normalised batch already in memory
+  (`model.fit` on a repeated batch, no callbacks), i.e. the network's pure
+  train-step time. The augmentation therefore counts in the epoch, not in
+  the steps, as it did when tf.data augmented.
 
-`--feed` picks the run's data path: the tf.data stream with augmentation
-(default), tf.data with `DeviceAugmentation` in the model, or the
+`--feed` picks the run's data path: the tf.data stream (default) or the
 device-resident data of `--device_resident` (which needs no TensorFlow, so
 `KERAS_BACKEND=jax python benchmarks/bench_epoch.py --feed resident` runs
 on a jax-only GPU machine).
@@ -46,6 +50,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+import zoo  # noqa: E402
 from keras_robust import data  # noqa: E402
 from recipes import runner  # noqa: E402
 
@@ -90,29 +95,34 @@ def time_run_epochs(dataset, config):
 
 
 def time_pure_epochs(dataset, config, steps):
-    """Epoch seconds of `steps` train steps of the same model on one batch.
+    """Epoch seconds of `steps` train steps of the bare network on one batch.
 
-    The model and its compilation are the runner's (`runner.build_model`,
-    `runner.compile_model`); the batch is the first one of the run's own
-    training stream, repeated from memory (on the device for a
-    `device_resident` run).
+    The network is the run's (`zoo.build`) compiled as the runner compiles
+    (`runner.compile_model`), without the augmentation layer; the batch is
+    the first one of the run's own training stream, normalised once and
+    repeated from memory (on the device for a `device_resident` run).
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     with mock.patch.object(data, "load_dataset", lambda *args, **kwargs: dataset):
         datasets = runner.load_datasets(config)
-    model = runner.build_model(config, datasets)
-    runner.compile_model(config, model)
+    spec = datasets.spec
+    network = zoo.build(config.model, spec.image_shape, spec.num_classes)
+    runner.compile_model(config, network)
     if config.device_resident:
-        batch = datasets.train_dataset()[0]
+        images, labels = datasets.train_dataset()[0]
+        batch = (data.normalize(images, spec.mean, spec.std), labels)
         batches = (batch for _ in itertools.count())
     else:
         import tensorflow as tf
 
-        batch = next(iter(datasets.train_dataset()))
-        batches = tf.data.Dataset.from_tensors(batch).repeat()
+        images, labels = next(iter(datasets.train_dataset()))
+        images = keras.ops.convert_to_numpy(
+            data.normalize(images.numpy(), spec.mean, spec.std)
+        )
+        batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
     clock = EpochClock()
-    model.fit(
+    network.fit(
         batches, epochs=config.epochs, steps_per_epoch=steps, callbacks=[clock],
         verbose=0, shuffle=False,
     )
@@ -128,11 +138,10 @@ def main():
     parser.add_argument("--eval_every", type=int, default=1)
     parser.add_argument("--loss", default="ce")
     parser.add_argument(
-        "--feed", choices=("tf.data", "on_device_augmentation", "resident"),
-        default="tf.data",
-        help="tf.data: augmented in the tf.data stream (default); "
-        "on_device_augmentation: tf.data batches of raw images, augmented in "
-        "the model; resident: the whole set on the device (make_resident_data).",
+        "--feed", choices=("tf.data", "resident"), default="tf.data",
+        help="tf.data: batches of raw images from the tf.data stream "
+        "(default); resident: the whole set on the device "
+        "(make_resident_data). Both are augmented in the model.",
     )
     args = parser.parse_args()
 
@@ -140,7 +149,6 @@ def main():
     config = runner.RunConfig.paper_defaults(
         "cifar10", "resnet32", args.loss, noise_rate=args.noise_rate, seed=0,
         epochs=args.epochs, eval_every=args.eval_every,
-        on_device_augmentation=args.feed != "tf.data",
         device_resident=args.feed == "resident",
     )
     steps = -(-args.train_size // config.batch_size)
@@ -174,7 +182,7 @@ def main():
     evaluation = statistics.median(evaluations) if evaluations else 0.0
     print(f"median epoch of recipes.runner  {epoch:7.2f} s ({epoch / steps * 1000:.0f} ms/step)")
     print(f"  of which evaluation           {evaluation:7.2f} s")
-    print(f"median pure train steps         {step:7.2f} s ({step / steps * 1000:.0f} ms/step)")
+    print(f"median pure network train steps {step:7.2f} s ({step / steps * 1000:.0f} ms/step)")
     print(f"ratio of the medians (epoch - evaluation)/steps = {(epoch - evaluation) / step:.3f}")
     print(f"ratio of the medians epoch/steps = {epoch / step:.3f}")
     print("per-round ratios epoch/steps: " + ", ".join(f"{r:.3f}" for r in round_ratios))

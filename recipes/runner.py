@@ -131,13 +131,10 @@ class RunConfig:
             Under jax the step is always compiled (`jax.jit`): eager jax
             is many times slower.
         steps_per_execution: Passed to `model.compile`.
-        on_device_augmentation: Augment and normalise inside the model
-            (`keras_robust.data.DeviceAugmentation`) instead of in tf.data.
         device_resident: Keep the whole dataset on the accelerator and
             gather the batches there (`keras_robust.data.make_resident_data`,
-            no tf.data, no TensorFlow needed); implies
-            `on_device_augmentation`. Its epochs visit the examples in other
-            (equally random) orders than the tf.data stream's.
+            no tf.data, no TensorFlow needed). Its epochs visit the examples
+            in other (equally random) orders than the tf.data stream's.
         data_source: Where the paper's datasets are read from: `"tfds"`
             (TensorFlow Datasets) or `"keras"` (`keras.datasets`, no
             TensorFlow needed); see `keras_robust.data.load_dataset`.
@@ -173,7 +170,6 @@ class RunConfig:
     mixed_precision: str = "float32"
     jit_compile: bool = False
     steps_per_execution: int = 1
-    on_device_augmentation: bool = False
     device_resident: bool = False
     data_source: str = "tfds"
     train_size: int | None = None
@@ -229,11 +225,8 @@ class RunConfig:
                 "`learning_rate` must be positive. Received: "
                 f"{self.learning_rate}"
             )
-        for name in ("augment", "jit_compile", "on_device_augmentation",
-                     "device_resident"):
+        for name in ("augment", "jit_compile", "device_resident"):
             fix(name, bool(getattr(self, name)))
-        if self.device_resident:
-            fix("on_device_augmentation", True)
         if not self.variant:
             fix("variant", _variant_key(self.loss, self.output_bias))
         if not self.label:
@@ -550,31 +543,6 @@ class _Checkpoint(keras.callbacks.Callback):
                 os.remove(os.path.join(self.directory, name))
 
 
-class _ReseedAugmentation(keras.callbacks.Callback):
-    """Makes the on-device augmentation of epoch `e` depend on `(seed, e)` only.
-
-    `DeviceAugmentation` draws from a `keras.random.SeedGenerator` whose
-    state is not part of the saved weights; setting it to `(key, 0)` with a
-    31-bit `key` derived from `(seed, e)` at the start of every epoch makes
-    a resumed run see the same augmentation as an uninterrupted one, like
-    the tf.data stream. (31 bits: the state is uint32 under jax, int32
-    under torch, int64 under TensorFlow.)
-    """
-
-    def __init__(self, seed):
-        super().__init__()
-        self.seed = seed
-
-    def on_epoch_begin(self, epoch, logs=None):
-        entropy = [self.seed & 0xFFFFFFFFFFFFFFFF, epoch]
-        key = int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
-        for layer in self.model.layers:
-            if isinstance(layer, data.DeviceAugmentation):
-                layer.seed_generator.state.assign(
-                    np.array([key, 0], layer.seed_generator.state.dtype)
-                )
-
-
 def _load_checkpoint(directory, config):
     path = os.path.join(directory, _STATE_FILENAME)
     if not os.path.exists(path):
@@ -623,9 +591,7 @@ def load_datasets(config):
     )
     if config.device_resident:
         return data.make_resident_data(dataset, **arguments)
-    return data.make_pipelines(
-        dataset, on_device=config.on_device_augmentation, **arguments
-    )
+    return data.make_pipelines(dataset, **arguments)
 
 
 def _enable_op_determinism(config):
@@ -644,14 +610,14 @@ def _enable_op_determinism(config):
 
 
 def build_model(config, datasets):
-    """The zoo model of `config`, with `DeviceAugmentation` first if asked.
+    """The zoo model of `config` on raw uint8 images.
 
-    `datasets` is the run's `load_datasets(config)`.
+    Its first layer is the run's `DeviceAugmentation` (normalisation, and
+    augmentation during training when `config.augment`); `datasets` is the
+    run's `load_datasets(config)`.
     """
     spec = datasets.spec
     network = zoo.build(config.model, spec.image_shape, spec.num_classes)
-    if not config.on_device_augmentation:
-        return network
     inputs = keras.Input(spec.image_shape, dtype="uint8", name="raw_images")
     images = datasets.device_augmentation(seed=config.seed)(inputs)
     return keras.Model(inputs, network(images), name=f"{config.model}_augmented")
@@ -762,7 +728,7 @@ def run(
 
         fit_callbacks = [
             keras.callbacks.LearningRateScheduler(config.learning_rate_at),
-            _ReseedAugmentation(config.seed),
+            data.ReseedAugmentation(),
             _EpochMetrics(
                 config,
                 history,

@@ -62,7 +62,6 @@ OVERRIDE_FLAGS = (
     "mixed_precision",
     "jit_compile",
     "steps_per_execution",
-    "on_device_augmentation",
     "device_resident",
     "data_source",
     "train_size",
@@ -114,12 +113,9 @@ def define_run_flags(flag_values=flags.FLAGS):
       "under jax it is always compiled. Default: off.")
     d(flags.DEFINE_integer, "steps_per_execution", None,
       "Batches per compiled call. Default: 1.", lower_bound=1)
-    d(flags.DEFINE_boolean, "on_device_augmentation", None,
-      "Augment and normalise inside the model (DeviceAugmentation) instead "
-      "of in tf.data. Default: off.")
     d(flags.DEFINE_boolean, "device_resident", None,
       "Keep the whole dataset on the accelerator and batch it there (no "
-      "tf.data; implies --on_device_augmentation). Default: off.")
+      "tf.data). Default: off.")
     d(flags.DEFINE_enum, "data_source", None, list(DATA_SOURCES),
       "Where the paper's datasets come from: tfds (TensorFlow Datasets) or "
       "keras (keras.datasets, no TensorFlow needed). Default: tfds.")

@@ -235,8 +235,9 @@ def test_mixed_precision_policy_is_restored(tmp_path):
     assert keras.config.dtype_policy().name == "float32"
 
 
-def test_on_device_augmentation_resumes_exactly(tmp_path, monkeypatch):
-    # CIFAR-10 shapes and policy (flip + crop inside the model), random data.
+def test_augmented_run_resumes_exactly(tmp_path, monkeypatch):
+    # CIFAR-10 shapes and policy (flip + crop inside the model, fed raw
+    # images by tf.data), random data.
     rng = np.random.default_rng(0)
     fake = data.Dataset(
         data.get_spec("cifar10"),
@@ -248,7 +249,7 @@ def test_on_device_augmentation_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr(runner.data, "load_dataset", lambda *args, **kwargs: fake)
     config = runner.RunConfig.paper_defaults(
         "cifar10", "mlp1024", "gce", noise_rate=0.5, epochs=3, batch_size=16,
-        learning_rate=0.01, augment=True, on_device_augmentation=True,
+        learning_rate=0.01, augment=True,
     )
     straight = runner.run(config, tmp_path / "straight", verbose=0)
     _assert_same_history(_kill_and_resume(config, tmp_path / "killed"), straight)

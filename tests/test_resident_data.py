@@ -68,7 +68,7 @@ def test_training_stream_visits_each_example_once_per_epoch():
     resident = data.make_resident_data(
         dataset, batch_size=64, noise_rate=0.5, seed=7
     )
-    assert resident.steps_per_epoch == 5 and resident.on_device
+    assert resident.steps_per_epoch == 5
     stream = resident.train_dataset()
     assert stream.num_batches is None
     batches = _batches(stream, 10)
@@ -276,7 +276,6 @@ def test_run_config_device_resident_and_data_source():
     config = runner.RunConfig.paper_defaults("cifar10", "resnet32", "gce", 0.4)
     assert config.settings_hash == _legacy_hash(config)
     resident = dataclasses.replace(config, device_resident=True)
-    assert resident.on_device_augmentation
     assert resident.settings_hash != config.settings_hash
     from_keras = dataclasses.replace(config, data_source="keras")
     assert from_keras.settings_hash != config.settings_hash
