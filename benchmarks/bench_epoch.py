@@ -31,6 +31,9 @@ Epochs after the first of each run are timed (the first compiles); runs
 and pure-step fits alternate, round by round. Prints the medians and, on
 the last line, the median over rounds of the ratio epoch / steps within a
 round (which cancels drift slower than a round). Target: at most 1.15.
+The same ratio of the process's CPU seconds (all its threads: tf.data's,
+TensorFlow's) is printed too: on a machine shared with other work it
+moves less with the load than the wall time does.
 
     python benchmarks/bench_epoch.py [--rounds 3] [--epochs 3] [--eval_every 1] [--feed tf.data]
 """
@@ -72,9 +75,31 @@ def synthetic_cifar10(train_size, seed=0):
     )
 
 
+class CpuEpochClock(EpochClock):
+    """An `EpochClock` that also records the process's CPU time."""
+
+    def __init__(self):
+        super().__init__()
+        self.cpu_times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.cpu_times:
+            self.cpu_times.append(time.process_time())
+        super().on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        self.cpu_times.append(time.process_time())
+
+    def epoch_cpu_seconds(self):
+        """CPU seconds (all threads) of every epoch after the first."""
+        return [float(seconds) for seconds in np.diff(self.cpu_times)][1:]
+
+
 def time_run_epochs(dataset, config):
-    """Epoch seconds of `runner.run(config)` and the evaluation's share."""
-    clock = EpochClock()
+    """Epoch seconds of `runner.run(config)`, the evaluation's share, and
+    the epochs' CPU seconds."""
+    clock = CpuEpochClock()
     evaluation_seconds = []
     accuracy = runner._EpochMetrics._accuracy
 
@@ -91,7 +116,7 @@ def time_run_epochs(dataset, config):
     # Two evaluations (test, false label) per epoch; drop the first epoch's.
     per_epoch = [seconds for _, seconds in evaluation_seconds]
     per_epoch = [sum(per_epoch[i:i + 2]) for i in range(2, len(per_epoch), 2)]
-    return clock.epoch_seconds()[1:], per_epoch
+    return clock.epoch_seconds()[1:], per_epoch, clock.epoch_cpu_seconds()
 
 
 def time_pure_epochs(dataset, config, steps):
@@ -101,6 +126,7 @@ def time_pure_epochs(dataset, config, steps):
     (`runner.compile_model`), without the augmentation layer; the batch is
     the first one of the run's own training stream, normalised once and
     repeated from memory (on the device for a `device_resident` run).
+    Returns the epoch seconds and CPU seconds.
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
@@ -121,12 +147,12 @@ def time_pure_epochs(dataset, config, steps):
             data.normalize(images.numpy(), spec.mean, spec.std)
         )
         batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    clock = EpochClock()
+    clock = CpuEpochClock()
     network.fit(
         batches, epochs=config.epochs, steps_per_epoch=steps, callbacks=[clock],
         verbose=0, shuffle=False,
     )
-    return clock.epoch_seconds()[1:]
+    return clock.epoch_seconds()[1:], clock.epoch_cpu_seconds()
 
 
 def main():
@@ -159,24 +185,27 @@ def main():
         f"{keras.backend.backend()}: {steps} steps per epoch; "
         f"{args.rounds} rounds of {args.epochs} epochs (the first one untimed)"
     )
-    epochs, evaluations, pure, round_ratios = [], [], [], []
+    epochs, evaluations, pure, round_ratios, cpu_ratios = [], [], [], [], []
     for round_index in range(args.rounds):
-        medians = {}
+        medians, cpu_medians = {}, {}
         for name in (("run", "steps") if round_index % 2 == 0 else ("steps", "run")):
             if name == "run":
-                seconds, evaluation = time_run_epochs(dataset, config)
+                seconds, evaluation, cpu = time_run_epochs(dataset, config)
                 epochs += seconds
                 evaluations += evaluation
             else:
-                seconds = time_pure_epochs(dataset, config, steps)
+                seconds, cpu = time_pure_epochs(dataset, config, steps)
                 pure += seconds
             medians[name] = statistics.median(seconds)
+            cpu_medians[name] = statistics.median(cpu)
             print(
                 f"  round {round_index + 1} {name:5s} epochs: "
-                + ", ".join(f"{value:.2f}" for value in seconds) + " s",
+                + ", ".join(f"{value:.2f}" for value in seconds) + " s (CPU "
+                + ", ".join(f"{value:.2f}" for value in cpu) + " s)",
                 flush=True,
             )
         round_ratios.append(medians["run"] / medians["steps"])
+        cpu_ratios.append(cpu_medians["run"] / cpu_medians["steps"])
     epoch = statistics.median(epochs)
     step = statistics.median(pure)
     evaluation = statistics.median(evaluations) if evaluations else 0.0
@@ -186,6 +215,11 @@ def main():
     print(f"ratio of the medians (epoch - evaluation)/steps = {(epoch - evaluation) / step:.3f}")
     print(f"ratio of the medians epoch/steps = {epoch / step:.3f}")
     print("per-round ratios epoch/steps: " + ", ".join(f"{r:.3f}" for r in round_ratios))
+    print(
+        "per-round ratios of CPU seconds epoch/steps: "
+        + ", ".join(f"{r:.3f}" for r in cpu_ratios)
+        + f"; median {statistics.median(cpu_ratios):.3f}"
+    )
     print(
         f"RESULT epoch/steps = {statistics.median(round_ratios):.3f} (median of the "
         "per-round ratios; target <= 1.15)"

@@ -226,6 +226,17 @@ def test_flip_crop_draws_are_uniform_and_independent():
     np.testing.assert_array_equal(again, out)
 
 
+@pytest.mark.parametrize("policy", ["flip_crop", "crop_flip_rotate"])
+def test_an_int_seed_fixes_the_draws(policy):
+    images = np.random.default_rng(4).integers(0, 256, (5, 32, 32, 3), np.uint8)
+    first = augment.augment_images(images, policy, seed=12)
+    assert ops.convert_to_numpy(first).dtype == np.float32
+    again = augment.augment_images(images, policy, seed=12)
+    other = augment.augment_images(images, policy, seed=13)
+    np.testing.assert_array_equal(_numpy(first), _numpy(again))
+    assert not np.array_equal(_numpy(first), _numpy(other))
+
+
 def test_angle_draws_are_uniform_within_the_limit():
     angles = _numpy(
         augment.draw_angles(NUM_DRAWS, 15.0, keras.random.SeedGenerator(4))
