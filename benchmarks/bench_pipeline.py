@@ -1,31 +1,39 @@
-"""Throughput of the CIFAR-10 training pipeline against a ResNet-32 step.
+"""Throughput of the CIFAR-10 input path against a ResNet-32 step.
 
-Measures, in one process:
+The tf.data pipeline only shuffles, batches and prefetches raw uint8
+images; the model's first layer, `DeviceAugmentation`, augments (per image)
+and normalises inside the compiled train step. Measures, in one process,
+on 50,000 random uint8 images of CIFAR shape, batch 128:
 
-1. images/s of `make_pipelines(...).train_dataset()` on 50,000 random uint8
-   images of CIFAR shape, with the CIFAR-10 policy (flip, crop) and with
-   the CIFAR-100 policy (crop, flip, rotation), batch 128, normalised
-   float32 output;
-2. images/s of a compiled ResNet-32 train step (`zoo.resnet32`, SGD
+1. images/s of `make_pipelines(...).train_dataset()` (raw batches);
+2. images/s of the in-model augmentation: `DeviceAugmentation` with the
+   CIFAR-10 policy (flip, crop) and with the CIFAR-100 policy (crop, flip,
+   rotation), plus normalisation, with `training=True`, compiled as in the
+   runner's train step: a TensorFlow graph (`tf.function`, the runner's
+   default `jit_compile=False`) and with XLA (`--jit_compile`);
+3. images/s of a compiled ResNet-32 train step (`zoo.resnet32`, SGD
    momentum 0.9, batch 128, cross entropy on logits) after warm-up.
 
 Prints the median of `--repeats` measurements of each and, on the last
-line, the ratio pipeline (flip+crop) / model. The pipeline should deliver
-at least 3 times what the model consumes so that it never starves it.
+lines, the ratios augmentation / model and pipeline / model: how many
+times faster than the network each stage is, i.e. (for the augmentation,
+which runs inside the step) the inverse of its share of a step. The
+pipeline should deliver at least 3 times what the model consumes, and the
+augmentation should cost at most a few per cent of a step.
 
-Run from the repository root:
+Run from the repository root (TensorFlow backend):
 
     python benchmarks/bench_pipeline.py [--repeats 5] [--batches 200]
 """
 
 import argparse
-import dataclasses
 import os
 import statistics
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
 
 import numpy as np  # noqa: E402
@@ -35,15 +43,31 @@ from keras_robust import data  # noqa: E402
 
 NUM_IMAGES = 50_000
 BATCH_SIZE = 128
+# Distinct input batches the augmentation cycles through.
+NUM_AUGMENT_BATCHES = 16
 
 
-def pipeline_images_per_second(policy, repeats, batches, seed=0):
-    """Median images/s of the training stream with augmentation `policy`."""
+def _rates(repeats, count, run_once):
+    """`count` images/s of `repeats` timed runs of `run_once`."""
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_once()
+        rates.append(count / (time.perf_counter() - start))
+    return statistics.median(rates), rates
+
+
+def _random_images(count, seed):
     rng = np.random.default_rng(seed)
-    spec = dataclasses.replace(data.get_spec("cifar10"), augmentation=policy)
+    return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+
+
+def pipeline_images_per_second(repeats, batches, seed=0):
+    """Median images/s of the tf.data training stream of raw batches."""
+    rng = np.random.default_rng(seed)
     dataset = data.Dataset(
-        spec=spec,
-        x_train=rng.integers(0, 256, (NUM_IMAGES, 32, 32, 3), dtype=np.uint8),
+        spec=data.get_spec("cifar10"),
+        x_train=_random_images(NUM_IMAGES, seed),
         y_train=rng.integers(0, 10, NUM_IMAGES),
         x_test=np.zeros((1, 32, 32, 3), np.uint8),
         y_test=np.zeros(1, np.int64),
@@ -52,17 +76,39 @@ def pipeline_images_per_second(policy, repeats, batches, seed=0):
         dataset, batch_size=BATCH_SIZE, noise_rate=0.4, seed=seed
     )
     iterator = iter(pipelines.train_dataset())
-    for _ in range(20):  # warm-up: tracing, XLA compilation, prefetch
+    for _ in range(20):  # warm-up: tracing and prefetch
         next(iterator)
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = 0
+
+    def run_once():
         for _ in range(batches):
-            images, _ = next(iterator)
-            count += int(images.shape[0])
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates), rates
+            next(iterator)
+
+    return _rates(repeats, batches * BATCH_SIZE, run_once)
+
+
+def augmentation_images_per_second(policy, jit_compile, repeats, batches):
+    """Median images/s of `DeviceAugmentation(policy)` in a compiled step."""
+    spec = data.get_spec("cifar10")
+    layer = data.DeviceAugmentation.from_spec(spec, policy=policy, seed=0)
+    layer.build((None, 32, 32, 3))
+    inputs = [
+        tf.constant(_random_images(BATCH_SIZE, seed))
+        for seed in range(NUM_AUGMENT_BATCHES)
+    ]
+
+    @tf.function(jit_compile=jit_compile)
+    def augment(images):
+        return layer(images, training=True)
+
+    for images in inputs[:3]:  # warm-up: tracing and compilation
+        augment(images).numpy()
+
+    def run_once():
+        for index in range(batches):
+            out = augment(inputs[index % NUM_AUGMENT_BATCHES])
+        out.numpy()  # wait for the last batch
+
+    return _rates(repeats, batches * BATCH_SIZE, run_once)
 
 
 def model_images_per_second(repeats, steps, seed=0):
@@ -82,21 +128,31 @@ def model_images_per_second(repeats, steps, seed=0):
     labels = rng.integers(0, 10, BATCH_SIZE)
     for _ in range(3):  # warm-up: tracing and compilation
         model.train_on_batch(images, labels)
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+    def run_once():
         for _ in range(steps):
             loss = model.train_on_batch(images, labels)
         float(np.asarray(loss))  # wait for the last step
-        rates.append(steps * BATCH_SIZE / (time.perf_counter() - start))
-    return statistics.median(rates), rates
+
+    return _rates(repeats, steps * BATCH_SIZE, run_once)
+
+
+def _report(name, result):
+    rate, rates = result
+    print(
+        f"{name:36s} {rate:10.0f} img/s  "
+        f"(runs: {', '.join(f'{value:.0f}' for value in rates)})",
+        flush=True,
+    )
+    return rate
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--batches", type=int, default=200, help="pipeline batches per repeat"
+        "--batches", type=int, default=200,
+        help="pipeline and augmentation batches per repeat",
     )
     parser.add_argument(
         "--steps", type=int, default=3, help="model steps per repeat"
@@ -106,29 +162,29 @@ def main(argv=None):
         f"tensorflow {tf.__version__}, {os.cpu_count()} CPUs, "
         f"{NUM_IMAGES} images, batch {BATCH_SIZE}, median of {args.repeats}"
     )
-    flip_crop, rates = pipeline_images_per_second(
-        "flip_crop", args.repeats, args.batches
+    pipeline = _report(
+        "tf.data stream of raw batches:",
+        pipeline_images_per_second(args.repeats, args.batches),
     )
-    print(
-        f"pipeline crop+flip:        {flip_crop:10.0f} img/s  "
-        f"(runs: {', '.join(f'{rate:.0f}' for rate in rates)})"
+    augmentation = {}
+    for policy in ("flip_crop", "crop_flip_rotate"):
+        for jit_compile, mode in ((False, "graph"), (True, "XLA")):
+            augmentation[policy, mode] = _report(
+                f"in-model {policy}, {mode}:",
+                augmentation_images_per_second(
+                    policy, jit_compile, args.repeats, args.batches
+                ),
+            )
+    model = _report(
+        "ResNet-32 train step:",
+        model_images_per_second(args.repeats, args.steps),
     )
-    rotate, rates = pipeline_images_per_second(
-        "crop_flip_rotate", args.repeats, args.batches
-    )
-    print(
-        f"pipeline crop+flip+rotate: {rotate:10.0f} img/s  "
-        f"(runs: {', '.join(f'{rate:.0f}' for rate in rates)})"
-    )
-    model, rates = model_images_per_second(args.repeats, args.steps)
-    print(
-        f"ResNet-32 train step:      {model:10.0f} img/s  "
-        f"(runs: {', '.join(f'{rate:.0f}' for rate in rates)})"
-    )
-    print(
-        f"ratio pipeline/model: crop+flip {flip_crop / model:.1f}x, "
-        f"crop+flip+rotate {rotate / model:.1f}x"
-    )
+    print(f"ratio pipeline/model: {pipeline / model:.0f}x")
+    for (policy, mode), rate in augmentation.items():
+        print(
+            f"ratio augmentation/model, {policy}, {mode}: {rate / model:.0f}x "
+            f"(augmentation {100 * model / rate:.2f} % of a step)"
+        )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,6 @@ import time
 import warnings
 
 import keras
-import numpy as np
 
 import keras_robust
 import zoo
@@ -81,7 +80,7 @@ def load_data(config):
     )
     if config.device_resident:
         return data.make_resident_data(dataset, **arguments)
-    return data.make_pipelines(dataset, on_device=True, **arguments)
+    return data.make_pipelines(dataset, **arguments)
 
 
 def check_steps_per_execution(config, steps_per_epoch):
@@ -189,38 +188,13 @@ class EpochMetrics(keras.callbacks.Callback):
         )
 
 
-class _ReseedAugmentation(keras.callbacks.Callback):
-    """Makes the augmentation of epoch `e` depend on `(seed, e)` only.
-
-    `DeviceAugmentation` draws from a `keras.random.SeedGenerator` whose
-    state is not part of the checkpoint; setting it to `(key, 0)` with a
-    31-bit `key` derived from `(seed, e)` at the start of every epoch makes
-    a resumed run see the same augmentation as an uninterrupted one. (31
-    bits: the state is uint32 under jax, int32 under torch, int64 under
-    TensorFlow.)
-    """
-
-    def __init__(self, seed):
-        super().__init__()
-        self.seed = seed
-
-    def on_epoch_begin(self, epoch, logs=None):
-        entropy = [self.seed & 0xFFFFFFFFFFFFFFFF, epoch]
-        key = int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
-        for layer in self.model.layers:
-            if isinstance(layer, data.DeviceAugmentation):
-                layer.seed_generator.state.assign(
-                    np.array([key, 0], layer.seed_generator.state.dtype)
-                )
-
-
 def training_callbacks(config, run_data, history, checkpoint_directory, clock):
     """The callbacks of a run, in order: schedule, augmentation seed, metrics, checkpoint."""
     return [
         keras.callbacks.LearningRateScheduler(
             functools.partial(config_lib.learning_rate, config)
         ),
-        _ReseedAugmentation(config.seed),
+        data.ReseedAugmentation(),
         EpochMetrics(
             config, history, run_data.test_dataset(), run_data.false_label_dataset()
         ),

@@ -1,8 +1,9 @@
-"""Tests of `keras_robust.data`: datasets, label noise, augmentation, pipelines.
+"""Tests of `keras_robust.data`: datasets, label noise, tf.data pipelines.
 
 Everything runs offline: the paper's TFDS datasets are replaced by
 `tfds.testing.mock_data`, and the pipelines run on small synthetic data of
-CIFAR shape or on scikit-learn's digits.
+CIFAR shape or on scikit-learn's digits. The augmentation, which runs in the
+model, is tested in `test_augment.py`.
 """
 
 import dataclasses
@@ -10,10 +11,8 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_robust import data
-from keras_robust.data import augment
 from keras_robust.data import noise
 
 CIFAR10 = data.get_spec("cifar10")
@@ -40,10 +39,6 @@ def _take(dataset, count):
         (images.numpy(), labels.numpy())
         for images, labels in dataset.take(count)
     ]
-
-
-def _normalized(images, spec):
-    return augment.normalize(images, spec.mean, spec.std).numpy()
 
 
 # ---------------------------------------------------------------- noise
@@ -132,140 +127,6 @@ def test_noise_argument_errors():
         )
 
 
-# ---------------------------------------------------------- augmentation
-
-
-def _reference_crop(images, offsets, flips, flip_first, padding=4):
-    """torchvision semantics in NumPy: (flip,) zero-pad, crop, (flip)."""
-    height, width = images.shape[1:3]
-    out = np.zeros_like(images)
-    for b, image in enumerate(images):
-        if flip_first and flips[b]:
-            image = image[:, ::-1]
-        padded = np.pad(image, [(padding, padding), (padding, padding), (0, 0)])
-        row, column = offsets[b]
-        crop = padded[row : row + height, column : column + width]
-        if not flip_first and flips[b]:
-            crop = crop[:, ::-1]
-        out[b] = crop
-    return out
-
-
-@pytest.mark.parametrize("flip_first", [True, False])
-def test_crop_and_flip_matches_pad_and_slice(flip_first):
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (16, 9, 7, 3), dtype=np.uint8)
-    offsets = rng.integers(0, 9, (16, 2)).astype(np.int32)
-    flips = rng.random(16) < 0.5
-    got = augment.crop_and_flip(images, 4, offsets, flips, flip_first)
-    np.testing.assert_array_equal(
-        got.numpy(), _reference_crop(images, offsets, flips, flip_first)
-    )
-
-
-def test_crops_differ_between_images_of_one_batch():
-    image = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 3), np.uint8)
-    batch = np.repeat(image, 64, axis=0)
-    out = augment.augment_batch(batch, "flip_crop", seed=5).numpy()
-    distinct = {out[i].tobytes() for i in range(64)}
-    # 162 equally likely (offset, flip) pairs: 64 draws give many results.
-    assert len(distinct) > 30
-
-
-def test_flips_are_drawn_per_image():
-    image = np.arange(4 * 6, dtype=np.uint8).reshape(1, 4, 6, 1)
-    batch = np.repeat(image, 200, axis=0)
-    out = augment.random_flip(batch, seed=1).numpy()
-    flipped = np.all(out == image[:, :, ::-1], axis=(1, 2, 3))
-    unchanged = np.all(out == image, axis=(1, 2, 3))
-    assert np.all(flipped | unchanged)
-    assert 60 < flipped.sum() < 140
-
-
-def test_rotation_only_in_the_cifar100_policy():
-    assert data.get_spec("cifar100").augmentation == "crop_flip_rotate"
-    assert data.get_spec("cifar10").augmentation == "flip_crop"
-    assert data.get_spec("fashion_mnist").augmentation == "flip_crop"
-    image = np.random.default_rng(0).integers(1, 256, (1, 16, 16, 1), np.uint8)
-    batch = np.repeat(image, 32, axis=0)
-    mirrored = image[:, :, ::-1]
-
-    def flip_only(out):
-        return np.all(
-            np.all(out == image, axis=(1, 2, 3))
-            | np.all(out == mirrored, axis=(1, 2, 3))
-        )
-
-    # Without padding the crop is the identity: what remains is flip (and
-    # rotation, which zeroes corners of an image with no zero pixel).
-    out = augment.augment_batch(batch, "flip_crop", seed=2, padding=0)
-    assert flip_only(out.numpy())
-    out = augment.augment_batch(batch, "crop_flip_rotate", seed=2, padding=0)
-    assert not flip_only(out.numpy())
-    assert np.mean(out.numpy()[:, 0, 0, 0] == 0) > 0.5
-
-
-def test_rotate_matches_tensorflow_projective_transform():
-    rng = np.random.default_rng(3)
-    images = rng.integers(0, 256, (32, 12, 10, 3), dtype=np.uint8)
-    angles = rng.uniform(-15, 15, 32).astype(np.float32)
-    expected = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=augment.rotation_transforms(angles, 12, 10),
-        output_shape=[12, 10],
-        fill_value=0.0,
-        interpolation="NEAREST",
-        fill_mode="CONSTANT",
-    )
-    np.testing.assert_array_equal(
-        augment.rotate(images, angles).numpy(), expected.numpy()
-    )
-    # Positive angles turn counter-clockwise, as PIL and torchvision.
-    square = images[:1, :10]
-    np.testing.assert_array_equal(
-        augment.rotate(square, [90.0]).numpy()[0], np.rot90(square[0])
-    )
-
-
-def test_augment_batch_is_seeded_and_table_path_matches():
-    rng = np.random.default_rng(4)
-    images = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
-    index = np.array([3, 3, 19, 0, 7], np.int32)
-    for policy in ("flip_crop", "crop_flip_rotate"):
-        first = augment.augment_batch(images[index], policy, seed=[1, 2])
-        again = augment.augment_batch(images[index], policy, seed=[1, 2])
-        other = augment.augment_batch(images[index], policy, seed=[1, 3])
-        np.testing.assert_array_equal(first.numpy(), again.numpy())
-        assert not np.array_equal(first.numpy(), other.numpy())
-        assert first.dtype == tf.float32
-        table = augment.augment_from_table(
-            augment.pixel_table(images), index, (32, 32, 3), policy, [1, 2]
-        )
-        np.testing.assert_array_equal(table.numpy(), first.numpy())
-        normalized = augment.augment_from_table(
-            augment.pixel_table(images),
-            index,
-            (32, 32, 3),
-            policy,
-            [1, 2],
-            normalization=(CIFAR10.mean, CIFAR10.std),
-        )
-        np.testing.assert_allclose(
-            normalized.numpy(),
-            _normalized(first, CIFAR10),
-            rtol=1e-6,
-            atol=1e-5,
-        )
-    with pytest.raises(ValueError, match="Known policies"):
-        augment.augment_batch(images, "cutout", seed=0)
-
-
-def test_normalize_values():
-    images = np.array([0, 255], np.uint8).reshape(1, 1, 2, 1)
-    out = augment.normalize(images, (0.5,), (0.25,)).numpy().ravel()
-    np.testing.assert_allclose(out, [-2.0, 2.0], rtol=1e-6)
-
-
 # -------------------------------------------------------------- datasets
 
 
@@ -302,13 +163,13 @@ def test_tfds_datasets_under_mock_data(name):
     assert pipelines.steps_per_epoch == 3
     (images, labels), = _take(pipelines.train_dataset(), 1)
     assert images.shape == (5, *spec.image_shape)
-    assert images.dtype == np.float32
+    assert images.dtype == np.uint8
 
 
 # -------------------------------------------------------------- pipelines
 
 
-def test_test_dataset_is_only_normalized():
+def test_test_dataset_yields_the_raw_test_set():
     dataset = _synthetic()
     pipelines = data.make_pipelines(
         dataset, batch_size=32, noise_rate=0.4, eval_batch_size=16
@@ -317,9 +178,8 @@ def test_test_dataset_is_only_normalized():
     assert [len(labels) for _, labels in batches] == [16, 16, 16, 2]
     images = np.concatenate([images for images, _ in batches])
     labels = np.concatenate([labels for _, labels in batches])
-    np.testing.assert_allclose(
-        images, _normalized(dataset.x_test, CIFAR10), rtol=1e-6, atol=1e-5
-    )
+    np.testing.assert_array_equal(images, dataset.x_test)
+    assert images.dtype == np.uint8
     np.testing.assert_array_equal(labels, dataset.y_test)
     assert labels.dtype == np.int32
 
@@ -327,7 +187,7 @@ def test_test_dataset_is_only_normalized():
 def test_train_dataset_epochs_are_noisy_permutations():
     dataset = _synthetic(num_train=100)
     pipelines = data.make_pipelines(
-        dataset, batch_size=32, noise_rate=0.5, seed=4, on_device=True
+        dataset, batch_size=32, noise_rate=0.5, seed=4
     )
     assert pipelines.steps_per_epoch == 4
     batches = _take(pipelines.train_dataset(), 8)
@@ -338,7 +198,7 @@ def test_train_dataset_epochs_are_noisy_permutations():
         epoch_batches = batches[4 * epoch : 4 * epoch + 4]
         images = np.concatenate([batch[0] for batch in epoch_batches])
         labels = np.concatenate([batch[1] for batch in epoch_batches])
-        assert images.dtype == np.uint8  # on_device: raw images
+        assert images.dtype == np.uint8  # raw: the model augments
         order = np.array([lookup[image.tobytes()] for image in images])
         np.testing.assert_array_equal(np.sort(order), np.arange(100))
         np.testing.assert_array_equal(labels, pipelines.noisy_labels[order])
@@ -346,29 +206,17 @@ def test_train_dataset_epochs_are_noisy_permutations():
     assert not np.array_equal(epochs[0], epochs[1])
 
 
-def test_train_dataset_augments_and_normalizes():
+def test_augment_selects_the_policy_of_the_models_first_layer():
     dataset = _synthetic(num_train=64)
-    plain = data.make_pipelines(
-        dataset, batch_size=64, noise_rate=0.0, augment=False
-    )
     augmented = data.make_pipelines(dataset, batch_size=64, noise_rate=0.0)
-    (plain_images, plain_labels), = _take(plain.train_dataset(), 1)
-    (aug_images, aug_labels), = _take(augmented.train_dataset(), 1)
-    # Same seed, same permutation: the plain batch is the normalised images.
-    normalized = _normalized(dataset.x_train, CIFAR10)
-    matches = [
-        np.flatnonzero(
-            np.all(np.isclose(normalized, image, atol=1e-5), axis=(1, 2, 3))
-        )
-        for image in plain_images
-    ]
-    assert all(len(match) == 1 for match in matches)
-    np.testing.assert_array_equal(plain_labels, aug_labels)
-    assert not np.allclose(plain_images, aug_images)
-    # Crop padding is zero in raw pixel space: -mean/std after normalising.
-    zero = -np.array(CIFAR10.mean) / np.array(CIFAR10.std)
-    border = aug_images[:, 0, :, :].reshape(-1, 3)
-    assert np.any(np.all(np.isclose(border, zero, atol=1e-5), axis=1))
+    layer = augmented.device_augmentation()
+    assert layer.policy == CIFAR10.augmentation and layer.seed == 0
+    assert (layer.mean, layer.std) == (CIFAR10.mean, CIFAR10.std)
+    plain = data.make_pipelines(
+        dataset, batch_size=64, noise_rate=0.0, augment=False, seed=3
+    )
+    assert plain.device_augmentation().policy == "none"
+    assert plain.device_augmentation().seed == 3
 
 
 def test_train_dataset_is_deterministic_and_resumable():
@@ -404,9 +252,7 @@ def test_false_label_dataset_content():
     images = np.concatenate([images for images, _ in batches])
     labels = np.concatenate([labels for _, labels in batches])
     index = np.flatnonzero(pipelines.noise_mask)
-    np.testing.assert_allclose(
-        images, _normalized(dataset.x_train[index], CIFAR10), atol=1e-5
-    )
+    np.testing.assert_array_equal(images, dataset.x_train[index])
     # TRUE labels, not the noisy ones.
     np.testing.assert_array_equal(labels, dataset.y_train[index])
     assert np.any(labels != pipelines.noisy_labels[index])
@@ -475,7 +321,12 @@ def test_digits_pipeline_trains_with_keras_fit():
         dataset, batch_size=128, noise_rate=0.2, augment=False, train_size=512
     )
     model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+        [
+            keras.Input((8, 8, 1), dtype="uint8"),
+            pipelines.device_augmentation(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
     )
     model.compile(
         optimizer="sgd",
@@ -489,6 +340,7 @@ def test_digits_pipeline_trains_with_keras_fit():
         steps_per_epoch=pipelines.steps_per_epoch,
         shuffle=False,
         verbose=0,
+        callbacks=[data.ReseedAugmentation()],
     )
     assert len(history.history["loss"]) == 1
     result = model.evaluate(

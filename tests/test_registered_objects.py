@@ -4,7 +4,7 @@ Every class and function that `keras_robust.losses`, `keras_robust.layers`
 and `zoo` register for Keras serialization has a case here, and
 `test_every_registered_object_has_a_case` fails for one that does not.
 (`keras_robust.data`'s `DeviceAugmentation` is tested with the data
-pipeline in `tests/test_device_augment.py`.)
+pipeline in `tests/test_augment.py`.)
 """
 
 import keras

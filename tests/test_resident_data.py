@@ -65,7 +65,7 @@ def test_training_stream_visits_each_example_once_per_epoch():
     resident = data.make_resident_data(
         dataset, batch_size=64, noise_rate=0.5, seed=7
     )
-    assert resident.steps_per_epoch == 5 and resident.on_device
+    assert resident.steps_per_epoch == 5
     stream = resident.train_dataset()
     assert stream.num_batches is None
     batches = _batches(stream, 10)

@@ -1,15 +1,17 @@
-"""Datasets, label noise, augmentation and tf.data pipelines.
+"""Datasets, label noise, augmentation and the two ways of feeding a run.
 
 - `load_dataset`, `get_spec`, `DATASETS`, `DatasetSpec`, `Dataset`: the
   paper's datasets (TFDS) and the offline `"digits"` set, with the
   normalisation and augmentation policy of supplement 1.
 - `apply_label_noise`, `symmetric_noise`, `asymmetric_noise`,
   `pair_flip_transition`: seeded label noise with its mask.
-- `augment_batch`, `normalize`: per-image augmentation of whole batches in
-  tf.data; `DeviceAugmentation`, `augment_images`: the same with
-  `keras.ops`, inside the model (no TensorFlow needed).
-- `make_pipelines`, `Pipelines`: the seeded, resumable training stream and
-  the test and false-label datasets, in tf.data.
+- `DeviceAugmentation`, `augment_images`, `normalize`: per-image
+  supplement-1 augmentation and normalisation with `keras.ops`, as the
+  first layer of the model (no TensorFlow needed);
+  `ReseedAugmentation`: the callback that makes each epoch's draws depend
+  on `(seed, epoch)` only, for exact resumes.
+- `make_pipelines`, `Pipelines`: the seeded, resumable training stream of
+  raw uint8 images and the test and false-label datasets, in tf.data.
 - `make_resident_data`, `ResidentData`: the same streams with the whole
   dataset on the accelerator, batched there (no TensorFlow needed).
 - `prepare_run_data`, `RunData`: what both start from: a dataset cut to
@@ -18,6 +20,10 @@
 
 import importlib
 
+from keras_robust.data.augment import DeviceAugmentation
+from keras_robust.data.augment import ReseedAugmentation
+from keras_robust.data.augment import augment_images
+from keras_robust.data.augment import normalize
 from keras_robust.data.datasets import AUGMENTATION_POLICIES
 from keras_robust.data.datasets import DATA_SOURCES
 from keras_robust.data.datasets import DATASETS
@@ -25,8 +31,6 @@ from keras_robust.data.datasets import Dataset
 from keras_robust.data.datasets import DatasetSpec
 from keras_robust.data.datasets import get_spec
 from keras_robust.data.datasets import load_dataset
-from keras_robust.data.device_augment import DeviceAugmentation
-from keras_robust.data.device_augment import augment_images
 from keras_robust.data.noise import NOISE_KINDS
 from keras_robust.data.noise import apply_label_noise
 from keras_robust.data.noise import asymmetric_noise
@@ -39,10 +43,8 @@ from keras_robust.data.run_data import RunData
 from keras_robust.data.run_data import prepare_run_data
 
 # The tf.data parts import TensorFlow on first use only, so that the
-# on-device path (`DeviceAugmentation`) runs where only jax or torch is.
+# device-resident path runs where only jax or torch is.
 _TENSORFLOW_NAMES = {
-    "augment_batch": "keras_robust.data.augment",
-    "normalize": "keras_robust.data.augment",
     "Pipelines": "keras_robust.data.pipeline",
     "make_pipelines": "keras_robust.data.pipeline",
 }
@@ -63,10 +65,10 @@ __all__ = [
     "NOISE_KINDS",
     "Pipelines",
     "ResidentData",
+    "ReseedAugmentation",
     "RunData",
     "apply_label_noise",
     "asymmetric_noise",
-    "augment_batch",
     "augment_images",
     "epoch_permutation",
     "get_spec",

@@ -1,4 +1,4 @@
-"""Batched, seeded training augmentation in TensorFlow (supplement 1).
+"""Supplement-1 augmentation and normalisation with `keras.ops`, in the model.
 
 The paper augments ResNet training batches with torchvision transforms:
 
@@ -9,84 +9,111 @@ The paper augments ResNet training batches with torchvision transforms:
   (nearest neighbour, zero fill).
 
 Every image of a batch gets its own random draws (unlike Keras 3's
-`RandomCrop`, which draws one offset per call). The functions use stateless
-random ops, so the output is a pure function of the images and the seed. A
-seed is a shape `[2]` integer tensor as for `tf.random.stateless_uniform` (a
-Python int `s` means `[0, s]`). Padding is applied in raw pixel space,
-before normalisation, like `torchvision.transforms.RandomCrop(size,
-padding=4)` on a PIL image.
+`RandomCrop`, which draws one offset per call). Padding is applied in raw
+pixel space, before normalisation, like `torchvision.transforms.RandomCrop(
+size, padding=4)` on a PIL image.
+
+`DeviceAugmentation` is the layer a model starts with: it takes raw images
+(uint8, as both feeding paths deliver them: the tf.data pipelines and the
+device-resident data), augments them during training and normalises them
+always, `(x / 255 - mean) / std`. It is compiled with the train step
+(XLA under TensorFlow, `jax.jit` under JAX) and runs wherever the step runs.
+Only `keras.ops` and `keras.random` are used, so it works on every Keras
+backend. `ReseedAugmentation` makes the draws of every epoch a function of
+`(seed, epoch)`, so that a resumed run is augmented exactly like an
+uninterrupted one.
 
 Implementation: crop, flip and nearest-neighbour rotation only move pixels,
 so their composition is computed as one map from output pixel to source
-pixel, followed by a single gather from a "pixel table" (the images'
-pixels, one row each, plus a final zero row that every pixel from outside
-the image reads). The index arithmetic, the gather and the normalisation
-are compiled together with XLA (`tf.function(jit_compile=True)`), which
-makes the pipeline several times faster than separate TensorFlow ops. The
-training pipeline (`pipeline.py`) gathers its batches straight from the
-pixel table of the whole training set, so selecting the batch's images
-costs nothing extra.
-
-`device_augment.py` implements the same maps with `keras.ops`.
+pixel (`source_index`) and a single `ops.take` from a "pixel table" (the
+images' pixels, one row each, plus a final zero row that every pixel from
+outside the image reads). It gives the same result on every backend,
+unlike `ops.image.affine_transform`, whose nearest rounding differs between
+backends.
 """
 
-import functools
 import math
 
-import tensorflow as tf
+import keras
+import numpy as np
+from keras import ops
 
-from keras_robust.data.datasets import MAX_DEGREES
-from keras_robust.data.datasets import PADDING
-from keras_robust.data.datasets import check_max_degrees as _check_max_degrees
-from keras_robust.data.datasets import check_padding as _check_padding
-from keras_robust.data.datasets import check_policy as _check_policy
+from keras_robust.data.datasets import AUGMENTATION_POLICIES
 
-
-def _stateless_seed(seed):
-    if isinstance(seed, int):
-        return tf.constant([0, seed], dtype=tf.int64)
-    return tf.cast(tf.convert_to_tensor(seed), tf.int64)
+# Supplement 1: crops with zero padding 4, rotations up to 15 degrees.
+PADDING = 4
+MAX_DEGREES = 15.0
 
 
-def _check_images(images):
-    images = tf.convert_to_tensor(images)
-    if images.shape.rank != 4 or None in images.shape[1:]:
+def check_policy(policy):
+    """Raises unless `policy` is one of `AUGMENTATION_POLICIES`."""
+    if policy not in AUGMENTATION_POLICIES:
         raise ValueError(
-            "`images` must be a batch of shape (batch, height, width, "
-            "channels) with known height, width and channels. Received: "
-            f"images with shape {images.shape}"
+            f"Unknown augmentation policy: policy={policy!r}. "
+            f"Known policies: {AUGMENTATION_POLICIES}"
         )
-    return images
 
 
-def draw_flips(batch_size, seed):
-    """Per-image flip decisions: bool `(batch_size,)`, `True` w.p. 1/2."""
-    uniform = tf.random.stateless_uniform([batch_size], _stateless_seed(seed))
-    return uniform < 0.5
+def check_padding(padding):
+    """Raises unless the crop padding is a non-negative integer."""
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(
+            "`padding` must be a non-negative integer. "
+            f"Received: padding={padding!r}"
+        )
 
 
-def draw_crop_offsets(batch_size, padding, seed):
-    """Per-image crop offsets `(batch_size, 2)` int32 `(row, column)`.
+def check_max_degrees(max_degrees):
+    """Returns the rotation limit as a float; raises unless finite and >= 0."""
+    try:
+        value = float(max_degrees)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(
+            "`max_degrees` must be a finite non-negative number. "
+            f"Received: max_degrees={max_degrees!r}"
+        )
+    return value
 
-    Offsets are uniform in `[0, 2 * padding]`, the top-left corner of the
-    crop in the padded image, as in torchvision's `RandomCrop`.
+
+def _split_seed(seed):
+    """Seeds of the flip, crop and rotation draws.
+
+    A `SeedGenerator` (or `None`, the global generator) gives a new state
+    on each draw. An int seed would give the same random bits to all three
+    draws, correlating flips, offsets and angles, so it is split into three
+    independent int seeds first.
     """
-    return tf.random.stateless_uniform(
-        [batch_size, 2],
-        _stateless_seed(seed),
-        minval=0,
-        maxval=2 * padding + 1,
-        dtype=tf.int32,
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        return seed, seed, seed
+    state = np.random.SeedSequence(int(seed) & 0xFFFFFFFFFFFFFFFF)
+    return tuple(int(value) for value in state.generate_state(3))
+
+
+def draw_flips(batch_size, seed=None):
+    """Per-image flip decisions: bool `(batch_size,)`, `True` w.p. 1/2."""
+    return keras.random.uniform((batch_size,), seed=seed) < 0.5
+
+
+def draw_crop_offsets(batch_size, padding, seed=None):
+    """Per-image crop corners `(batch_size, 2)` int32 `(row, column)`.
+
+    Uniform in `[0, 2 * padding]`: the top-left corner of the crop in the
+    padded image, as in torchvision's `RandomCrop`.
+    """
+    return keras.random.randint(
+        (batch_size, 2), 0, 2 * padding + 1, dtype="int32", seed=seed
     )
 
 
-def draw_angles(batch_size, max_degrees, seed):
+def draw_angles(batch_size, max_degrees, seed=None):
     """Per-image rotation angles `(batch_size,)` in degrees, uniform."""
-    return tf.random.stateless_uniform(
-        [batch_size],
-        _stateless_seed(seed),
+    return keras.random.uniform(
+        (batch_size,),
         minval=-float(max_degrees),
         maxval=float(max_degrees),
+        seed=seed,
     )
 
 
@@ -99,12 +126,12 @@ def rotation_transforms(angles_degrees, height, width):
     This is the convention of `keras.ops.image.affine_transform` and
     `tf.raw_ops.ImageProjectiveTransformV3`.
     """
-    angles = tf.cast(angles_degrees, tf.float32) * (math.pi / 180.0)
-    center_x = (tf.cast(width, tf.float32) - 1.0) / 2.0
-    center_y = (tf.cast(height, tf.float32) - 1.0) / 2.0
-    cos, sin = tf.cos(angles), tf.sin(angles)
-    zeros = tf.zeros_like(angles)
-    return tf.stack(
+    angles = ops.cast(angles_degrees, "float32") * (math.pi / 180.0)
+    center_x = (width - 1) / 2.0
+    center_y = (height - 1) / 2.0
+    cos, sin = ops.cos(angles), ops.sin(angles)
+    zeros = ops.zeros_like(angles)
+    return ops.stack(
         [
             cos,
             -sin,
@@ -121,7 +148,14 @@ def rotation_transforms(angles_degrees, height, width):
 
 def _round_half_away(values):
     # `std::round`, as in TensorFlow's nearest-neighbour image transforms.
-    return tf.sign(values) * tf.floor(tf.abs(values) + 0.5)
+    return ops.sign(values) * ops.floor(ops.abs(values) + 0.5)
+
+
+def _inside(rows, columns, height, width):
+    return ops.logical_and(
+        ops.logical_and(rows >= 0, rows < height),
+        ops.logical_and(columns >= 0, columns < width),
+    )
 
 
 def source_index(
@@ -137,175 +171,89 @@ def source_index(
     """Maps every output pixel to its row of a pixel table.
 
     Output pixel `(y, x)` of image `b` is, in this order of operations on
-    image `image_index[b]`: rotated by `angles[b]` degrees (nearest
-    neighbour, if `angles` is given), mirrored left-right (if `flips[b]`),
-    cropped at `offsets[b]` from the image zero-padded by `padding`. With
-    `flip_first`, the mirroring comes before the crop instead (the crop
-    reads the mirrored padded image). Pixels that come from outside the
-    image read the zero row `zero_index`.
+    image `image_index[b]`: cropped at `offsets[b]` from the image
+    zero-padded by `padding`, mirrored left-right where `flips[b]`, rotated
+    by `angles[b]` degrees (nearest neighbour). With `flip_first`, the
+    mirroring comes before the crop instead (the crop reads the mirrored
+    padded image). Pixels that come from outside the image read row
+    `zero_index`.
 
     Args:
         image_index: int32 `(batch,)`, which image of the table.
         image_shape: `(height, width)` (or with channels) of one image.
         zero_index: Row of the table's zero pixel (`N * height * width`).
         padding: Zero padding of the crop.
-        offsets: int32 `(batch, 2)` crop corners in `[0, 2 * padding]`, or
+        offsets: int `(batch, 2)` crop corners in `[0, 2 * padding]`, or
             `None` for no crop.
         flips: bool `(batch,)`, or `None` for no flip.
-        angles: float32 `(batch,)` angles in degrees, or `None`.
+        angles: float `(batch,)` counter-clockwise angles in degrees, or
+            `None` for no rotation.
         flip_first: Whether the flip comes before the crop.
 
     Returns:
         int32 `(batch, height, width)` row indices.
     """
     height, width = int(image_shape[0]), int(image_shape[1])
-    rows = tf.range(height, dtype=tf.int32)[tf.newaxis, :, tf.newaxis]
-    columns = tf.range(width, dtype=tf.int32)[tf.newaxis, tf.newaxis, :]
+    rows = ops.reshape(ops.arange(height, dtype="int32"), (1, height, 1))
+    columns = ops.reshape(ops.arange(width, dtype="int32"), (1, 1, width))
     inside = None
-    if offsets is not None:
-        offsets = tf.cast(offsets, tf.int32)
     if angles is not None:
         transforms = rotation_transforms(angles, height, width)
         coefficient = [
-            transforms[:, i, tf.newaxis, tf.newaxis] for i in range(6)
+            ops.reshape(transforms[:, i], (-1, 1, 1)) for i in range(6)
         ]
-        x = tf.cast(columns, tf.float32)
-        y = tf.cast(rows, tf.float32)
+        x = ops.cast(columns, "float32")
+        y = ops.cast(rows, "float32")
         source_x = coefficient[0] * x + coefficient[1] * y + coefficient[2]
         source_y = coefficient[3] * x + coefficient[4] * y + coefficient[5]
         # Clipped before the cast so that huge values cannot overflow.
-        columns = tf.cast(
-            tf.clip_by_value(_round_half_away(source_x), -1.0, width), tf.int32
+        columns = ops.cast(
+            ops.clip(_round_half_away(source_x), -1.0, float(width)), "int32"
         )
-        rows = tf.cast(
-            tf.clip_by_value(_round_half_away(source_y), -1.0, height), tf.int32
+        rows = ops.cast(
+            ops.clip(_round_half_away(source_y), -1.0, float(height)), "int32"
         )
-        inside = (
-            (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
-        )
+        inside = _inside(rows, columns, height, width)
+    if offsets is not None:
+        offsets = ops.cast(offsets, "int32")
+        row_offset = ops.reshape(offsets[:, 0], (-1, 1, 1)) - padding
+        column_offset = ops.reshape(offsets[:, 1], (-1, 1, 1)) - padding
     if flips is not None:
-        flips = flips[:, tf.newaxis, tf.newaxis]
+        flips = ops.reshape(flips, (-1, 1, 1))
         if flip_first and offsets is not None:
             padded_width = width + 2 * padding
-            columns = offsets[:, 1, tf.newaxis, tf.newaxis] + columns
-            columns = tf.where(flips, padded_width - 1 - columns, columns)
-            offsets = tf.concat(
-                [offsets[:, :1], tf.zeros_like(offsets[:, 1:])], axis=1
-            )
+            columns = column_offset + padding + columns
+            columns = ops.where(flips, padded_width - 1 - columns, columns)
+            column_offset = -padding
         else:
-            columns = tf.where(flips, width - 1 - columns, columns)
+            columns = ops.where(flips, width - 1 - columns, columns)
     if offsets is not None:
-        offsets = offsets - padding
-        rows = rows + offsets[:, 0, tf.newaxis, tf.newaxis]
-        columns = columns + offsets[:, 1, tf.newaxis, tf.newaxis]
-        in_image = (
-            (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
+        rows = rows + row_offset
+        columns = columns + column_offset
+        in_image = _inside(rows, columns, height, width)
+        inside = (
+            in_image if inside is None else ops.logical_and(inside, in_image)
         )
-        inside = in_image if inside is None else inside & in_image
-    image_index = tf.cast(image_index, tf.int32)[:, tf.newaxis, tf.newaxis]
+    image_index = ops.reshape(ops.cast(image_index, "int32"), (-1, 1, 1))
     index = (image_index * height + rows) * width + columns
     if inside is None:
         return index
-    return tf.where(inside, index, tf.cast(zero_index, tf.int32))
+    return ops.where(inside, index, ops.cast(zero_index, "int32"))
 
 
-def pixel_table(images):
-    """The pixel table of a batch: `(N * height * width + 1, channels)`.
-
-    Row `(n * height + y) * width + x` is pixel `(y, x)` of image `n`; the
-    last row is zero (read by pixels from outside an image).
-    """
-    images = _check_images(images)
-    channels = images.shape[-1]
-    pixels = tf.reshape(images, [-1, channels])
-    return tf.concat([pixels, tf.zeros([1, channels], images.dtype)], axis=0)
-
-
-def _normalize(images, mean, std):
-    mean = tf.constant(mean, tf.float32)
-    std = tf.constant(std, tf.float32)
-    scale = 1.0 / (255.0 * std)
-    return tf.cast(images, tf.float32) * scale - mean / std
-
-
-@functools.lru_cache(maxsize=None)
-def _gather_kernel(
-    image_shape, padding, crop, flip, rotation, flip_first, normalization
-):
-    """A compiled `(table, image_index, offsets, flips, angles) -> images`.
-
-    The static configuration selects which transforms apply; the unused
-    tensor arguments are ignored. `normalization` is `None` (keep the
-    table's dtype) or `(mean, std)` (normalised float32).
-    """
-    height, width, channels = image_shape
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def kernel(table, image_index, offsets, flips, angles):
-        index = source_index(
-            image_index,
-            image_shape,
-            zero_index=tf.shape(table)[0] - 1,
-            padding=padding,
-            offsets=offsets if crop else None,
-            flips=flips if flip else None,
-            angles=angles if rotation else None,
-            flip_first=flip_first,
-        )
-        images = tf.gather(table, index)
-        images = tf.reshape(images, [-1, height, width, channels])
-        if normalization is not None:
-            images = _normalize(images, *normalization)
-        return images
-
-    return kernel
-
-
-def _run_kernel(
-    table,
-    image_index,
-    image_shape,
-    padding=0,
-    offsets=None,
-    flips=None,
-    angles=None,
-    flip_first=False,
-    normalization=None,
-):
-    image_index = tf.cast(image_index, tf.int32)
-    batch_size = tf.shape(image_index)[0]
-    kernel = _gather_kernel(
-        tuple(int(size) for size in image_shape),
-        int(padding),
-        offsets is not None,
-        flips is not None,
-        angles is not None,
-        bool(flip_first),
-        normalization,
-    )
-    if offsets is None:
-        offsets = tf.zeros([batch_size, 2], tf.int32)
-    if flips is None:
-        flips = tf.zeros([batch_size], tf.bool)
-    if angles is None:
-        angles = tf.zeros([batch_size], tf.float32)
-    return kernel(
-        table,
-        image_index,
-        tf.cast(offsets, tf.int32),
-        tf.cast(flips, tf.bool),
-        tf.cast(angles, tf.float32),
-    )
-
-
-def _transform_batch(images, **kwargs):
-    images = _check_images(images)
-    return _run_kernel(
-        pixel_table(images),
-        tf.range(tf.shape(images)[0]),
-        images.shape[1:],
+def _transform(images, **kwargs):
+    """Applies `source_index`'s map to a batch with one `ops.take`."""
+    shape = ops.shape(images)
+    height, width, channels = shape[1], shape[2], shape[3]
+    pixels = ops.reshape(images, (-1, channels))
+    table = ops.concatenate([pixels, ops.zeros_like(pixels[:1])], axis=0)
+    index = source_index(
+        ops.arange(shape[0], dtype="int32"),
+        (height, width),
+        zero_index=ops.shape(table)[0] - 1,
         **kwargs,
     )
+    return ops.take(table, index, axis=0)
 
 
 def crop_and_flip(images, padding, offsets, flips, flip_first=False):
@@ -315,20 +263,21 @@ def crop_and_flip(images, padding, offsets, flips, flip_first=False):
     `(offsets[b, 0] + y, offsets[b, 1] + x)` of the zero-padded image.
     Where `flips[b]`, the image is also mirrored left-right: before the
     crop if `flip_first` (the crop then reads the mirrored padded image),
-    after it otherwise. One gather does the whole batch in the input dtype.
+    after it otherwise. One `ops.take` does the whole batch in the input
+    dtype.
 
     Args:
         images: `(batch, height, width, channels)` tensor.
         padding: Zero padding on each side.
-        offsets: int32 `(batch, 2)` crop corners in `[0, 2 * padding]`.
+        offsets: int `(batch, 2)` crop corners in `[0, 2 * padding]`.
         flips: bool `(batch,)`, or `None` for no flip.
         flip_first: Whether the flip comes before the crop.
 
     Returns:
         The cropped images, same shape and dtype as `images`.
     """
-    _check_padding(padding)
-    return _transform_batch(
+    check_padding(padding)
+    return _transform(
         images,
         padding=padding,
         offsets=offsets,
@@ -344,7 +293,8 @@ def rotate(images, angles_degrees):
     transform of `rotation_transforms` and `round` half away from zero, or
     zero where that lies outside the image: the convention of
     `tf.raw_ops.ImageProjectiveTransformV3` with nearest interpolation and
-    constant fill.
+    constant fill, and of PIL's `Image.rotate(angle, NEAREST)` that
+    torchvision's `RandomRotation` calls (up to float rounding at ties).
 
     Args:
         images: `(batch, height, width, channels)` tensor of any dtype.
@@ -353,223 +303,322 @@ def rotate(images, angles_degrees):
     Returns:
         Tensor of the same shape and dtype.
     """
-    return _transform_batch(images, angles=angles_degrees)
+    return _transform(images, angles=angles_degrees)
 
 
-def random_flip(images, seed):
-    """Flips each image left-right with probability 1/2.
+def random_flip(images, seed=None):
+    """Flips each image left-right with probability 1/2 (drawn per image).
 
-    Like `torchvision.transforms.RandomHorizontalFlip()`, drawn per image.
-
-    Args:
-        images: `(batch, height, width, channels)` tensor of any dtype.
-        seed: Stateless seed, shape `[2]`.
-
-    Returns:
-        Tensor of the same shape and dtype.
+    Like `torchvision.transforms.RandomHorizontalFlip()` on every image.
     """
-    images = _check_images(images)
-    flips = draw_flips(tf.shape(images)[0], seed)
-    return tf.where(
-        flips[:, tf.newaxis, tf.newaxis, tf.newaxis],
-        tf.reverse(images, axis=[2]),
-        images,
+    flips = draw_flips(ops.shape(images)[0], seed)
+    return ops.where(
+        ops.reshape(flips, (-1, 1, 1, 1)), ops.flip(images, axis=2), images
     )
 
 
-def random_crop_with_padding(images, padding, seed):
-    """Randomly crops each image from its zero-padded version.
+def random_crop_with_padding(images, padding=PADDING, seed=None):
+    """Crops each image at its own random offset from its zero-padded version.
 
-    Like `torchvision.transforms.RandomCrop(size, padding=padding)` on the
-    raw image: pad `padding` zeros on every side, then crop the original
-    size at an offset drawn per image, uniform in `[0, 2 * padding]` on each
-    axis.
-
-    Args:
-        images: `(batch, height, width, channels)` tensor in raw pixel space.
-        padding: Non-negative int, zero padding on each side.
-        seed: Stateless seed, shape `[2]`.
-
-    Returns:
-        Tensor of the same shape and dtype.
+    Like `torchvision.transforms.RandomCrop(size, padding=padding)` on every
+    raw image: offsets uniform in `[0, 2 * padding]` on each axis.
     """
-    images = _check_images(images)
-    _check_padding(padding)
-    offsets = draw_crop_offsets(tf.shape(images)[0], padding, seed)
+    check_padding(padding)
+    offsets = draw_crop_offsets(ops.shape(images)[0], padding, seed)
     return crop_and_flip(images, padding, offsets, flips=None)
 
 
-def random_rotation(images, max_degrees, seed):
-    """Rotates each image by an angle uniform in `[-max_degrees, max_degrees]`.
+def random_rotation(images, max_degrees=MAX_DEGREES, seed=None):
+    """Rotates each image by its own angle uniform in `[-max, max]` degrees.
 
-    Like `torchvision.transforms.RandomRotation(max_degrees)`: rotation
-    about the image centre, nearest-neighbour interpolation, pixels from
-    outside the image are zero.
+    Like `torchvision.transforms.RandomRotation(max_degrees)`: about the
+    image centre, nearest neighbour, zero fill (`rotate`).
+    """
+    max_degrees = check_max_degrees(max_degrees)
+    angles = draw_angles(ops.shape(images)[0], max_degrees, seed)
+    return rotate(images, angles)
+
+
+def normalization_table(mean, std):
+    """The normalised value of every raw pixel value, per channel.
+
+    `table[v, c] = (v / 255 - mean[c]) / std[c]` for `v` in `0..255`,
+    computed as `v * (1 / (255 std[c])) - mean[c] / std[c]` with the two
+    float32 constants and one rounding to float32 at the end (in float64,
+    where the product and the difference are exact), i.e. what a fused
+    multiply-add gives.
 
     Args:
-        images: `(batch, height, width, channels)` tensor of any dtype.
-        max_degrees: Largest rotation angle in degrees.
-        seed: Stateless seed, shape `[2]`.
+        mean: Per-channel means on the `[0, 1]` scale (`DatasetSpec.mean`).
+        std: Per-channel standard deviations on the `[0, 1]` scale.
 
     Returns:
-        Tensor of the same shape and dtype.
+        float32 NumPy array `(256, channels)`.
     """
-    images = _check_images(images)
-    max_degrees = _check_max_degrees(max_degrees)
-    angles = draw_angles(tf.shape(images)[0], max_degrees, seed)
-    return rotate(images, angles)
+    mean = np.asarray(mean, np.float32).reshape(-1)
+    std = np.asarray(std, np.float32).reshape(-1)
+    scale = np.float32(1.0) / (np.float32(255.0) * std)
+    offset = mean / std
+    values = np.arange(256, dtype=np.float64)[:, None]
+    table = values * scale.astype(np.float64) - offset.astype(np.float64)
+    return table.astype(np.float32)
 
 
 def normalize(images, mean, std):
     """Normalises raw `[0, 255]` images: `(images / 255 - mean) / std`.
 
+    Integer images (uint8, as the pipelines feed them) are looked up in
+    `normalization_table(mean, std)`: the result is rounded once, the same
+    on every backend and device. Float images are computed as
+    `images * (1 / (255 std)) - mean / std` in float32.
+
     Args:
-        images: Tensor `(..., channels)`, uint8 or float, raw pixel scale.
+        images: Tensor `(..., channels)` on the raw pixel scale: integers in
+            `[0, 255]`, or floats.
         mean: Per-channel means on the `[0, 1]` scale (`DatasetSpec.mean`).
         std: Per-channel standard deviations on the `[0, 1]` scale.
 
     Returns:
         float32 tensor of the same shape.
     """
-    return _normalize(images, mean, std)
+    if "int" not in keras.backend.standardize_dtype(images.dtype):
+        mean = ops.convert_to_tensor(mean, dtype="float32")
+        std = ops.convert_to_tensor(std, dtype="float32")
+        return ops.cast(images, "float32") * (1.0 / (255.0 * std)) - mean / std
+    table = normalization_table(mean, std)
+    channels = table.shape[1]
+    indices = ops.cast(images, "int32") * channels + ops.arange(channels, dtype="int32")
+    return ops.take(ops.convert_to_tensor(table.reshape(-1)), indices)
 
 
-@functools.lru_cache(maxsize=None)
-def _normalize_kernel(mean, std):
-    return tf.function(
-        lambda images: _normalize(images, mean, std),
-        jit_compile=True,
-        reduce_retracing=True,
-    )
+def augment_images(
+    images, policy, seed=None, padding=PADDING, max_degrees=MAX_DEGREES
+):
+    """Applies a supplement-1 policy to raw images; float32 `[0, 255]` out.
 
+    Policies (`DatasetSpec.augmentation`):
 
-def normalize_compiled(images, mean, std):
-    """`normalize` compiled with XLA (fast on the CPU, same result)."""
-    return _normalize_kernel(_as_floats(mean), _as_floats(std))(images)
+    - `"flip_crop"`: random flip, then random crop with zero padding
+      (CIFAR-10, Fashion-MNIST).
+    - `"crop_flip_rotate"`: random crop, flip, then rotation by up to
+      `max_degrees` (CIFAR-100).
+    - `"none"`: no change.
 
+    Every image has its own draws (`draw_flips`, `draw_crop_offsets`,
+    `draw_angles`); the steps are fused into one gather in the input dtype.
 
-def _as_floats(values):
-    """A hashable tuple of floats from a number or a sequence."""
-    if isinstance(values, (int, float)):
-        return (float(values),)
-    return tuple(float(value) for value in values)
+    Args:
+        images: `(batch, height, width, channels)` uint8 or float images on
+            the raw `[0, 255]` scale.
+        policy: One of `"flip_crop"`, `"crop_flip_rotate"`, `"none"`.
+        seed: A `keras.random.SeedGenerator`, an int or `None`, as for
+            `keras.random.uniform`. An int gives the same draws on every
+            call (it is split into independent seeds for flip, crop and
+            rotation); use a `SeedGenerator` for new draws on each call.
+        padding: Zero padding of the crop.
+        max_degrees: Largest rotation angle.
 
-
-def _draw_policy(batch_size, policy, seed, padding, max_degrees):
-    """The draws of `augment_batch`: `(offsets, flips, angles)`."""
-    flip_seed, crop_seed, rotation_seed = tf.unstack(
-        tf.random.experimental.stateless_split(_stateless_seed(seed), 3)
-    )
+    Returns:
+        float32 images of the same shape on the raw `[0, 255]` scale;
+        normalise with `normalize`.
+    """
+    check_policy(policy)
+    check_padding(padding)
+    max_degrees = check_max_degrees(max_degrees)
+    if policy == "none":
+        return ops.cast(images, "float32")
+    flip_seed, crop_seed, rotation_seed = _split_seed(seed)
+    batch_size = ops.shape(images)[0]
     flips = draw_flips(batch_size, flip_seed)
     offsets = draw_crop_offsets(batch_size, padding, crop_seed)
     angles = None
     if policy == "crop_flip_rotate":
         angles = draw_angles(batch_size, max_degrees, rotation_seed)
-    return offsets, flips, angles
-
-
-def augment_from_table(
-    table,
-    image_index,
-    image_shape,
-    policy,
-    seed,
-    padding=PADDING,
-    max_degrees=MAX_DEGREES,
-    normalization=None,
-):
-    """`augment_batch` of images selected from a pixel table.
-
-    `augment_from_table(pixel_table(x), index, shape, policy, seed)` equals
-    `augment_batch(tf.gather(x, index), policy, seed)` (and normalised with
-    `normalization=(mean, std)`), but gathers each output pixel directly
-    from the table: the training pipeline keeps the whole training set as
-    one table.
-
-    Args:
-        table: `(N * height * width + 1, channels)` from `pixel_table`.
-        image_index: int `(batch,)` image numbers in `[0, N)`.
-        image_shape: `(height, width, channels)`.
-        policy: One of `"flip_crop"`, `"crop_flip_rotate"`, `"none"`.
-        seed: Stateless seed, shape `[2]`.
-        padding: Zero padding of the crop.
-        max_degrees: Largest rotation angle.
-        normalization: `None`, or `(mean, std)` on the `[0, 1]` scale to
-            return normalised images.
-
-    Returns:
-        float32 `(batch, height, width, channels)` images, raw `[0, 255]`
-        scale or normalised.
-    """
-    _check_policy(policy)
-    _check_padding(padding)
-    max_degrees = _check_max_degrees(max_degrees)
-    image_shape = tuple(int(size) for size in image_shape)
-    if normalization is not None:
-        mean, std = normalization
-        normalization = (_as_floats(mean), _as_floats(std))
-    image_index = tf.cast(image_index, tf.int32)
-    if policy == "none":
-        offsets = flips = angles = None
-    else:
-        offsets, flips, angles = _draw_policy(
-            tf.shape(image_index)[0], policy, seed, padding, max_degrees
-        )
-    images = _run_kernel(
-        table,
-        image_index,
-        image_shape,
+    images = _transform(
+        images,
         padding=padding,
         offsets=offsets,
         flips=flips,
         angles=angles,
         flip_first=policy == "flip_crop",
-        normalization=normalization,
     )
-    return tf.cast(images, tf.float32)
+    return ops.cast(images, "float32")
 
 
-def augment_batch(
-    images_uint8, policy, seed, padding=PADDING, max_degrees=MAX_DEGREES
-):
-    """Applies a supplement-1 augmentation policy to a batch.
+def epoch_seed_state(seed, epoch):
+    """The `SeedGenerator` key of `epoch` for a run seeded with `seed`.
 
-    Policies (`DatasetSpec.augmentation`):
+    A 31-bit integer drawn by `np.random.SeedSequence([seed, epoch])`, a
+    pure function of `(seed, epoch)`. (31 bits: the generator's state is
+    uint32 under jax, int32 under torch and int64 under TensorFlow.)
+    """
+    entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, int(epoch)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
 
-    - `"flip_crop"`: `random_flip`, then `random_crop_with_padding`
-      (CIFAR-10, Fashion-MNIST).
-    - `"crop_flip_rotate"`: crop, flip, then `random_rotation` by up to
-      `max_degrees` (CIFAR-100).
-    - `"none"`: no change.
 
-    All steps are fused into one gather (see the module docstring), run in
-    the input dtype; the draws are those of `draw_flips`,
-    `draw_crop_offsets` and `draw_angles` with the seeds
-    `tf.random.experimental.stateless_split(seed, 3)` (flip, crop,
-    rotation).
+@keras.saving.register_keras_serializable(package="keras_robust")
+class DeviceAugmentation(keras.layers.Layer):
+    """Supplement-1 training augmentation plus normalisation, as a layer.
+
+    Put it first in the model and feed raw images (uint8 or float on the
+    `[0, 255]` scale), as `make_pipelines` and `make_resident_data` do.
+    With `training=True` it applies the policy with random draws per image
+    (`augment_images`), then normalises (`normalize`); otherwise
+    (evaluation, prediction) it only normalises. So a model with this layer
+    expects raw images everywhere, test data included. It runs inside the
+    compiled train step, on the device of the step.
+
+    Policies: `"flip_crop"` (random horizontal flip, then random crop with
+    zero padding `padding`; CIFAR-10, Fashion-MNIST), `"crop_flip_rotate"`
+    (crop, flip, rotation by up to `max_degrees` with nearest interpolation
+    and zero fill; CIFAR-100) or `"none"` (normalisation only).
+
+    The draws come from the layer's `keras.random.SeedGenerator`; call
+    `reseed(epoch)` at the start of every epoch (the `ReseedAugmentation`
+    callback does) to make each epoch's draws a function of
+    `(seed, epoch)`, so that a resumed run is augmented exactly like an
+    uninterrupted one.
 
     Args:
-        images_uint8: uint8 `(batch, height, width, channels)` raw images.
-        policy: One of `"flip_crop"`, `"crop_flip_rotate"`, `"none"`.
-        seed: Stateless seed, shape `[2]`.
-        padding: Zero padding of the crop.
-        max_degrees: Largest rotation angle.
+        policy: Augmentation policy, see above.
+        padding: Zero padding of the crop, in pixels.
+        max_degrees: Largest rotation angle, in degrees.
+        mean: Per-channel mean on the `[0, 1]` scale (`DatasetSpec.mean`).
+        std: Per-channel standard deviation on the `[0, 1]` scale.
+        seed: Integer seed of the layer's `keras.random.SeedGenerator`
+            (`None`: drawn from Keras's global seed; such a layer cannot
+            `reseed`).
 
-    Returns:
-        float32 images on the raw `[0, 255]` scale; normalise with
-        `normalize`.
+    Example:
+
+    >>> spec = DATASETS["cifar10"]
+    >>> inputs = keras.Input(spec.image_shape, dtype="uint8")
+    >>> x = DeviceAugmentation("flip_crop", mean=spec.mean, std=spec.std,
+    ...                        seed=0)(inputs)
     """
-    _check_policy(policy)
-    _check_padding(padding)
-    images = _check_images(images_uint8)
-    if policy == "none":
-        return tf.cast(images, tf.float32)
-    return augment_from_table(
-        pixel_table(images),
-        tf.range(tf.shape(images)[0]),
-        images.shape[1:],
+
+    def __init__(
+        self,
         policy,
-        seed,
-        padding=padding,
-        max_degrees=max_degrees,
-    )
+        padding=PADDING,
+        max_degrees=MAX_DEGREES,
+        mean=(0.0,),
+        std=(1.0,),
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_policy(policy)
+        check_padding(padding)
+        self.policy = policy
+        self.padding = padding
+        self.max_degrees = check_max_degrees(max_degrees)
+        self.mean = tuple(float(value) for value in _as_sequence(mean))
+        self.std = tuple(float(value) for value in _as_sequence(std))
+        if not all(math.isfinite(value) and value > 0 for value in self.std):
+            raise ValueError(
+                f"`std` must be positive. Received: std={self.std}"
+            )
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    @classmethod
+    def from_spec(cls, spec, policy=None, **kwargs):
+        """A layer with `spec`'s mean, std and (default) augmentation."""
+        return cls(
+            policy=spec.augmentation if policy is None else policy,
+            mean=spec.mean,
+            std=spec.std,
+            **kwargs,
+        )
+
+    def reseed(self, epoch):
+        """Sets the random state to `(epoch_seed_state(seed, epoch), 0)`.
+
+        After it, the draws of the following calls depend only on
+        `(seed, epoch)` and on how many calls came before in the epoch.
+
+        Raises:
+            ValueError: when the layer has no integer `seed`.
+        """
+        if isinstance(self.seed, bool) or not isinstance(
+            self.seed, (int, np.integer)
+        ):
+            raise ValueError(
+                "`reseed` needs a layer built with an integer `seed`. "
+                f"Received: seed={self.seed!r}"
+            )
+        state = self.seed_generator.state
+        key = epoch_seed_state(self.seed, epoch)
+        state.assign(np.array([key, 0], dtype=state.dtype))
+
+    def call(self, inputs, training=None):
+        images = inputs
+        if training and self.policy != "none":
+            images = augment_images(
+                images,
+                self.policy,
+                seed=self.seed_generator,
+                padding=self.padding,
+                max_degrees=self.max_degrees,
+            )
+            # Crops, flips and nearest-neighbour rotations move raw pixel
+            # values without changing them: integer images stay exact.
+            images = ops.cast(images, inputs.dtype)
+        images = normalize(images, self.mean, self.std)
+        return ops.cast(images, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "policy": self.policy,
+                "padding": self.padding,
+                "max_degrees": self.max_degrees,
+                "mean": list(self.mean),
+                "std": list(self.std),
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def _augmentation_layers(layer):
+    """The `DeviceAugmentation` layers in `layer`, nested models included."""
+    if isinstance(layer, DeviceAugmentation):
+        yield layer
+    for child in getattr(layer, "layers", ()):
+        yield from _augmentation_layers(child)
+
+
+class ReseedAugmentation(keras.callbacks.Callback):
+    """Reseeds the model's `DeviceAugmentation` layers at every epoch.
+
+    At the start of epoch `e` (0-based, as `model.fit` counts, so also
+    after `initial_epoch=k`) it calls `reseed(e)` on every
+    `DeviceAugmentation` layer of the model: the augmentation of epoch `e`
+    then depends only on the layer's seed and `e`, like the shuffling of
+    the training stream, and a run resumed at epoch `k` sees exactly the
+    augmented batches of an uninterrupted one.
+
+    Example:
+
+    ```python
+    model.fit(pipelines.train_dataset(start_epoch=k), initial_epoch=k,
+              epochs=200, steps_per_epoch=pipelines.steps_per_epoch,
+              callbacks=[keras_robust.data.ReseedAugmentation()])
+    ```
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for layer in _augmentation_layers(self.model):
+            layer.reseed(epoch)
+
+
+def _as_sequence(value):
+    if isinstance(value, (int, float)):
+        return (value,)
+    return tuple(value)

@@ -8,7 +8,6 @@ runs, examples and tests work without network access.
 """
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -16,9 +15,6 @@ AUGMENTATION_POLICIES = ("flip_crop", "crop_flip_rotate", "none")
 # Where `load_dataset` reads the paper's datasets from: TensorFlow Datasets,
 # or `keras.datasets` (the original archives, no TensorFlow needed).
 DATA_SOURCES = ("tfds", "keras")
-# Supplement 1: crops with zero padding 4, rotations up to 15 degrees.
-PADDING = 4
-MAX_DEGREES = 15.0
 
 # The "digits" split: a stratified 80/20 split with a fixed seed.
 DIGITS_TEST_SIZE = 360
@@ -102,38 +98,6 @@ DATASETS = {
         augmentation="none",
     ),
 }
-
-
-def check_policy(policy):
-    """Raises unless `policy` is one of `AUGMENTATION_POLICIES`."""
-    if policy not in AUGMENTATION_POLICIES:
-        raise ValueError(
-            f"Unknown augmentation policy: policy={policy!r}. "
-            f"Known policies: {AUGMENTATION_POLICIES}"
-        )
-
-
-def check_padding(padding):
-    """Raises unless the crop padding is a non-negative integer."""
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(
-            "`padding` must be a non-negative integer. "
-            f"Received: padding={padding!r}"
-        )
-
-
-def check_max_degrees(max_degrees):
-    """Returns the rotation limit as a float; raises unless finite and >= 0."""
-    try:
-        value = float(max_degrees)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(
-            "`max_degrees` must be a finite non-negative number. "
-            f"Received: max_degrees={max_degrees!r}"
-        )
-    return value
 
 
 @dataclasses.dataclass

@@ -2,37 +2,35 @@
 
 `make_pipelines` turns an in-memory `Dataset` into
 
-- a training stream of `(images, noisy_labels)` batches: label noise drawn
-  once from the seed (`noise.apply_label_noise`), every epoch shuffled and
-  augmented with random draws derived from `(seed, epoch)` only;
-- the test set, `(images, true_labels)`, not augmented;
+- a training stream of `(raw uint8 images, noisy_labels)` batches: label
+  noise drawn once from the seed (`noise.apply_label_noise`), every epoch a
+  permutation drawn from `(seed, epoch)` only;
+- the test set, `(raw uint8 images, true_labels)`;
 - the "false label" set of paper Fig. 2 (lower panels): the training
-  images whose label was re-drawn, with their *true* labels, not augmented.
+  images whose label was re-drawn, with their *true* labels.
 
-Because each epoch depends only on `(seed, epoch)`, a run resumed at epoch
-`k` with `train_dataset(start_epoch=k)` and
-`model.fit(..., initial_epoch=k)` sees exactly the batches that an
-uninterrupted run sees from epoch `k` on.
-
-Two placements of the augmentation are offered:
-
-- `on_device=False` (default): the pipeline normalises the images (and,
-  with `augment=True`, applies the dataset's supplement-1 policy to whole
-  batches, `augment.augment_batch`) and yields float32 images.
-- `on_device=True`: every dataset yields raw uint8 images and the model is
-  expected to start with `DeviceAugmentation` (see
-  `Pipelines.device_augmentation`), which augments inside the compiled
-  train step and normalises in training and evaluation alike.
+The pipelines only shuffle, batch and prefetch: augmentation and
+normalisation happen in the model, whose first layer is the run's
+`DeviceAugmentation` (`Pipelines.device_augmentation()`), compiled with
+the train step. Because each epoch depends only on `(seed, epoch)`, a run
+resumed at epoch `k` with `train_dataset(start_epoch=k)`,
+`model.fit(..., initial_epoch=k)` and the `ReseedAugmentation` callback
+sees exactly the augmented batches that an uninterrupted run sees from
+epoch `k` on.
 
 Example:
 
 ```python
 dataset = load_dataset("cifar10")
 pipelines = make_pipelines(dataset, batch_size=128, noise_rate=0.4, seed=1)
+inputs = keras.Input(dataset.spec.image_shape, dtype="uint8")
+model = keras.Model(inputs, network(pipelines.device_augmentation()(inputs)))
+model.compile(...)
 model.fit(
     pipelines.train_dataset(),
     epochs=200,
     steps_per_epoch=pipelines.steps_per_epoch,
+    callbacks=[ReseedAugmentation()],
     validation_data=pipelines.test_dataset(),
 )
 ```
@@ -44,15 +42,10 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from keras_robust.data import augment as augment_lib
 from keras_robust.data.run_data import SHUFFLE_STREAM
 from keras_robust.data.run_data import RunData
 from keras_robust.data.run_data import check_int
 from keras_robust.data.run_data import prepare_run_data
-
-# The random stream of the per-batch augmentation draws, folded into the
-# user's seed next to the permutation's `SHUFFLE_STREAM`.
-_AUGMENT_STREAM = 1
 
 
 def _on_cpu(array):
@@ -66,16 +59,9 @@ class Pipelines(RunData):
     """The tf.data pipelines of one training run; see `make_pipelines`.
 
     A `RunData` (arrays, label noise, batch geometry, `augment`) whose
-    `noisy_labels` the training stream yields, plus:
-
-    Attributes:
-        on_device: Whether the datasets yield raw uint8 images for a model
-            that starts with `DeviceAugmentation` (`device_augmentation()`);
-            otherwise they yield normalised images, the training stream
-            augmented in tf.data when `augment` is set.
+    `noisy_labels` the training stream yields. All datasets yield raw uint8
+    images for a model that starts with `device_augmentation()`.
     """
-
-    on_device: bool = False
 
     def __post_init__(self):
         self._tensors = {}
@@ -86,103 +72,47 @@ class Pipelines(RunData):
             self._tensors[key] = _on_cpu(make_array())
         return self._tensors[key]
 
-    def _train_table(self):
-        # `augment.pixel_table` of the training set, built in NumPy.
-        channels = self.x_train.shape[-1]
-        return np.concatenate(
-            [
-                self.x_train.reshape(-1, channels),
-                np.zeros((1, channels), self.x_train.dtype),
-            ]
-        )
-
-    def _finish(self, images, labels):
-        """Normalises uint8 images unless the model does it on device."""
-        if self.on_device:
-            return images, labels
-        return (
-            augment_lib.normalize_compiled(
-                images, self.spec.mean, self.spec.std
-            ),
-            labels,
-        )
-
     def train_dataset(self, start_epoch=0):
         """The infinite training stream, from epoch `start_epoch` on.
 
         Epoch `e` is a permutation of the training set drawn from
-        `(seed, e)`, cut into `steps_per_epoch` batches of `batch_size`
-        (the last one may be smaller). With `on_device=False` and
-        `augment=True`, batch `b` of epoch `e` with image indices `index`
-        is `normalize(augment_batch(x_train[index], policy, batch_seed))`
-        with `batch_seed` derived from `(seed, e, b)`, computed in one
-        XLA-compiled gather from the whole training set
-        (`augment.augment_from_table`). The stream
-        is therefore a pure function of `seed`, and
+        `(seed, e)` (`tf.random.experimental.stateless_shuffle`), cut into
+        `steps_per_epoch` batches of `batch_size` (the last one may be
+        smaller). The stream is therefore a pure function of `seed`, and
         `train_dataset(start_epoch=k)` starts with exactly epoch `k` of
-        `train_dataset()`. Use it as
-        `model.fit(ds, steps_per_epoch=p.steps_per_epoch, initial_epoch=k)`.
+        `train_dataset()`. Use it as `model.fit(ds,
+        steps_per_epoch=p.steps_per_epoch, initial_epoch=k)`.
 
         Args:
             start_epoch: Non-negative int, the first epoch of the stream.
 
         Returns:
-            A `tf.data.Dataset` of `(images, labels)`: images float32
-            normalised (`on_device=False`) or raw uint8 (`on_device=True`),
-            labels the int32 `noisy_labels`.
+            A `tf.data.Dataset` of `(images, labels)`: raw uint8 images,
+            the int32 `noisy_labels`.
         """
         start_epoch = check_int("start_epoch", start_epoch, 0)
+        images = self._tensor("x_train", lambda: self.x_train)
         labels = self._tensor("noisy_labels", lambda: self.noisy_labels)
         num_examples = self.num_train_examples
         batch_size = self.batch_size
-        steps = self.steps_per_epoch
-        policy = self.spec.augmentation
-        augment = self.augment and not self.on_device and policy != "none"
-        # Each output pixel is gathered straight from the training set,
-        # unless its pixel count overflows the table's int32 row index.
-        from_table = augment and self.x_train[..., 0].size < 2**31 - 1
-        if from_table:
-            table = self._tensor("train_table", self._train_table)
-            normalization = (self.spec.mean, self.spec.std)
-        else:
-            images = self._tensor("x_train", lambda: self.x_train)
         shuffle_key = tf.constant([self.seed, SHUFFLE_STREAM], tf.int64)
-        augment_key = tf.constant([self.seed, _AUGMENT_STREAM], tf.int64)
-        fold_in = tf.random.experimental.stateless_fold_in
 
         def epoch_batches(epoch):
             order = tf.random.experimental.stateless_shuffle(
                 tf.range(num_examples, dtype=tf.int32),
-                seed=fold_in(shuffle_key, epoch),
+                seed=tf.random.experimental.stateless_fold_in(
+                    shuffle_key, epoch
+                ),
             )
-            epoch_key = fold_in(augment_key, epoch)
 
             def batch(step):
                 start = step * batch_size
-                return order[start : start + batch_size], fold_in(
-                    epoch_key, step
-                )
+                return order[start : start + batch_size]
 
-            return tf.data.Dataset.range(steps).map(batch)
+            return tf.data.Dataset.range(self.steps_per_epoch).map(batch)
 
-        def load(index, batch_seed):
-            batch_labels = tf.gather(labels, index)
-            if from_table:
-                batch_images = augment_lib.augment_from_table(
-                    table,
-                    index,
-                    self.spec.image_shape,
-                    policy,
-                    batch_seed,
-                    normalization=normalization,
-                )
-                return batch_images, batch_labels
-            batch_images = tf.gather(images, index)
-            if augment:
-                batch_images = augment_lib.augment_batch(
-                    batch_images, policy, batch_seed
-                )
-            return self._finish(batch_images, batch_labels)
+        def load(index):
+            return tf.gather(images, index), tf.gather(labels, index)
 
         dataset = tf.data.Dataset.counter(start_epoch).flat_map(epoch_batches)
         # Parallel but ordered (`deterministic` stays on): every batch is a
@@ -196,7 +126,7 @@ class Pipelines(RunData):
 
         def load(step):
             start = step * batch_size
-            return self._finish(
+            return (
                 images[start : start + batch_size],
                 labels[start : start + batch_size],
             )
@@ -212,8 +142,7 @@ class Pipelines(RunData):
 
         Returns:
             A finite `tf.data.Dataset` of `(images, labels)` in the stored
-            order: images as in `train_dataset` (normalised float32, or raw
-            uint8 with `on_device=True`), int32 true labels.
+            order: raw uint8 images, int32 true labels.
         """
         return self._eval_dataset(
             self._tensor("x_test", lambda: self.x_test),
@@ -226,8 +155,8 @@ class Pipelines(RunData):
         The accuracy of a model on this set is the paper's "false label
         accuracy" (Fig. 2, lower panels): how well it predicts the true
         class of the examples it was trained on with a re-drawn label.
-        Images are not augmented and come in increasing index order, in
-        batches of `eval_batch_size`.
+        Images (raw uint8) come in increasing index order, in batches of
+        `eval_batch_size`.
 
         Returns:
             A finite `tf.data.Dataset` of `(images, true_labels)` like
@@ -261,7 +190,6 @@ def make_pipelines(
     noise_kind="symmetric",
     seed=0,
     augment=True,
-    on_device=False,
     eval_batch_size=1000,
     transition_matrix=None,
     train_size=None,
@@ -269,19 +197,14 @@ def make_pipelines(
     """Builds the training, test and false-label pipelines of one run.
 
     Label noise is drawn once, from `seed` (`noise.apply_label_noise`); the
-    training stream's shuffling and augmentation use random draws derived
-    from `(seed, epoch)`, see `Pipelines.train_dataset`.
-
-    With `on_device=False` all datasets yield normalised float32 images:
-    `(x / 255 - spec.mean) / spec.std`, after the training augmentation of
-    supplement 1 (`spec.augmentation`) when `augment=True`. The paper
-    augments only for the ResNets: pass `augment=False` for MLP1024.
-
-    With `on_device=True` all datasets yield raw uint8 images, and the
-    model must start with a `DeviceAugmentation` layer (e.g.
-    `pipelines.device_augmentation()`), which augments during training,
-    inside the compiled train step, and normalises always; `augment` then
-    only selects the layer's policy in `Pipelines.device_augmentation`.
+    training stream's shuffling is drawn from `(seed, epoch)`, see
+    `Pipelines.train_dataset`. All datasets yield raw uint8 images: the
+    model must start with the run's `DeviceAugmentation` layer
+    (`pipelines.device_augmentation()`), which normalises, `(x / 255 -
+    spec.mean) / spec.std`, and during training first applies the
+    supplement-1 augmentation (`spec.augmentation`) when `augment=True`.
+    The paper augments only for the ResNets: pass `augment=False` for
+    MLP1024.
 
     Args:
         dataset: A `Dataset` (`load_dataset`) with uint8 images.
@@ -290,9 +213,8 @@ def make_pipelines(
         noise_kind: `"symmetric"` (the paper's), `"asymmetric"` or
             `"pair_flip"`; see `noise.apply_label_noise`.
         seed: Integer seed of noise, shuffling and augmentation.
-        augment: Whether to augment the training images.
-        on_device: Whether to leave augmentation and normalisation to the
-            model, see above.
+        augment: Whether `device_augmentation()` augments the training
+            images (otherwise it only normalises).
         eval_batch_size: Positive int, batch size of the test and
             false-label datasets.
         transition_matrix: Optional `(c, c)` row-stochastic matrix for
@@ -319,4 +241,4 @@ def make_pipelines(
         transition_matrix=transition_matrix,
         train_size=train_size,
     )
-    return Pipelines(**run_data.fields(), on_device=bool(on_device))
+    return Pipelines(**run_data.fields())

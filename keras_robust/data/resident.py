@@ -5,9 +5,10 @@ labels of one run on the Keras backend's default device once
 (`keras.ops.convert_to_tensor`: the GPU under jax or torch when there is
 one) and serves batches that are gathered there, so no image crosses from
 host memory during training. It is the TensorFlow-free sibling of
-`make_pipelines(..., on_device=True)`: the model must start with
-`DeviceAugmentation` (`ResidentData.device_augmentation()`), which
-augments inside the compiled train step and normalises.
+`make_pipelines`: as there, the model must start with `DeviceAugmentation`
+(`ResidentData.device_augmentation()`), which augments inside the compiled
+train step and normalises, and the `ReseedAugmentation` callback makes its
+draws depend on `(seed, epoch)` only.
 
 Per step only the batch's `batch_size` int32 indices leave the host: the
 epoch's permutation is drawn on the host from `(seed, epoch)`
@@ -33,7 +34,8 @@ outputs = zoo.resnet32()(resident.device_augmentation()(inputs))
 model = keras.Model(inputs, outputs)
 model.compile(...)
 model.fit(resident.train_dataset(), epochs=200,
-          steps_per_epoch=resident.steps_per_epoch, shuffle=False)
+          steps_per_epoch=resident.steps_per_epoch, shuffle=False,
+          callbacks=[ReseedAugmentation()])
 ```
 """
 
@@ -135,18 +137,15 @@ class ResidentData(RunData):
     """One run's data on the accelerator; see `make_resident_data`.
 
     A `RunData` (host arrays, noise, batch geometry, `augment`) plus the
-    device copies, with the interface of `Pipelines` with `on_device=True`
-    (`train_dataset`, `test_dataset`, `false_label_dataset`,
-    `device_augmentation`), returning `keras.utils.PyDataset`s of raw uint8
-    images.
+    device copies, with the interface of `Pipelines` (`train_dataset`,
+    `test_dataset`, `false_label_dataset`, `device_augmentation`),
+    returning `keras.utils.PyDataset`s of raw uint8 images.
 
     Attributes:
         device_arrays: The device tensors: `x_train`, `noisy_labels`,
             `y_train` (true labels), `x_test`, `y_test`, and
             `false_label_index` (int32 rows of `noise_mask`).
     """
-
-    on_device = True
 
     def __post_init__(self):
         to_device = ops.convert_to_tensor
@@ -226,8 +225,8 @@ def make_resident_data(
 ):
     """Puts one run's data on the accelerator; see the module docstring.
 
-    Arguments as `make_pipelines` (without `on_device`: the images are
-    always raw uint8, for a model that starts with `DeviceAugmentation`).
+    Arguments as `make_pipelines`; the images are raw uint8, for a model
+    that starts with `DeviceAugmentation` (`device_augmentation()`).
     The device holds `x_train`, `x_test` and the labels: about 184 MB for
     CIFAR-10 or CIFAR-100.
 

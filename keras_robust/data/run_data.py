@@ -143,8 +143,9 @@ class RunData:
 
         It normalises with the spec's constants and, when `augment` is
         set, applies `spec.augmentation` during training (policy `"none"`
-        otherwise). Put it first in a model fed by `make_resident_data` or
-        `make_pipelines(..., on_device=True)`.
+        otherwise). Put it first in a model fed by `make_pipelines` or
+        `make_resident_data`, and train with the `ReseedAugmentation`
+        callback for epochs that depend on `(seed, epoch)` only.
 
         Args:
             **kwargs: Passed on to `DeviceAugmentation` (default `seed`: the
@@ -153,7 +154,7 @@ class RunData:
         Returns:
             A `DeviceAugmentation` layer.
         """
-        from keras_robust.data.device_augment import DeviceAugmentation
+        from keras_robust.data.augment import DeviceAugmentation
 
         policy = self.spec.augmentation if self.augment else "none"
         kwargs.setdefault("seed", self.seed)
