@@ -1,0 +1,247 @@
+"""Runs every command of README.md in a smoke setting, outside the checkout.
+
+Usage (from any directory, with the virtual environment to test active):
+
+    python .ci/readme_smoke.py [--list]
+
+The README's commands are the lines of its ```bash blocks (continuation
+lines joined) and its inline code spans that start with `python `, `pip `
+or `KERAS_BACKEND=`. Each must have an entry in `SMOKE`: the command as the
+README writes it, mapped to the command run here, which is the README's
+command narrowed to a smoke setting (digits, one epoch, a few runs, one
+benchmark round), or to `None` with the reason in `NOT_RUN_HERE`. A README
+command without an entry, or an entry whose command the README no longer
+has, fails the run, so the README and this list cannot drift apart.
+
+The commands run in order, with bash, in one scratch directory outside the
+checkout (later commands read what earlier ones wrote, as a user's would),
+with `$CHECKOUT` set to the checkout. A command that fails or runs past its
+time limit fails the run; every result is printed.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT_SECONDS = 600
+
+# The smoke grid of the sweep commands: digits, one loss, one seed.
+SMALL = "--config.epochs=1 --config.train_size=64"
+SWEEP_ARG = "models=mlp1024,datasets=digits,losses=ce,noise_rates=0.4,seeds=0"
+
+SMOKE = {
+    # The two commands at the top.
+    'pip install ".[recipes]" && python -m recipes.main --config=quickstart '
+    "--workdir=runs/quickstart":
+        'pip install --quiet "$CHECKOUT[recipes]" && python -m recipes.main '
+        "--config='quickstart:losses=ce+mae*,seeds=0' --workdir=runs/quickstart "
+        "--config.epochs=1",
+    'pip install ".[test,jax]" && python -m pytest -n 2': None,
+    # Recipes.
+    "python -m recipes.main --config=default --workdir=runs/gce "
+    "--config.dataset=digits --config.model=mlp1024 --config.loss=gce "
+    "--config.noise_rate=0.4":
+        "python -m recipes.main --config=default --workdir=runs/gce "
+        "--config.dataset=digits --config.model=mlp1024 --config.loss=gce "
+        f"--config.noise_rate=0.4 {SMALL}",
+    'python -c "import keras, keras_robust, zoo; '
+    "print(keras.models.load_model('runs/gce/model.keras').count_params())\"":
+        'python -c "import keras, keras_robust, zoo; '
+        "print(keras.models.load_model('runs/gce/model.keras').count_params())\"",
+    "python -m recipes.main --config=default --workdir=runs/cifar10-mae "
+    "--config.dataset=cifar10 --config.model=resnet32 --config.loss='mae*' "
+    "--config.noise_rate=0.4":
+        "python -m recipes.main --config=default --workdir=runs/cifar10-mae "
+        "--config.dataset=digits --config.model=resnet32 --config.loss='mae*' "
+        f"--config.noise_rate=0.4 {SMALL}",
+    "python -m recipes.main --config=table2 --workdir=runs/table2":
+        f"python -m recipes.main --config='table2:{SWEEP_ARG}' "
+        f"--workdir=runs/table2 {SMALL}",
+    "python -m recipes.main "
+    "--config='table2:models=mlp1024,datasets=fashion_mnist,losses=ce+gce' "
+    "--config.epochs=10 --workdir=runs/table2_subset":
+        "python -m recipes.main "
+        "--config='table2:models=mlp1024,datasets=digits,losses=ce+gce,"
+        "noise_rates=0.4,seeds=0' --config.epochs=1 --config.train_size=64 "
+        "--workdir=runs/table2_subset",
+    "python -m recipes.main --config=table3 --workdir=runs/table3":
+        "python -m recipes.main "
+        "--config='table3:datasets=digits,losses=ce,noise_rates=0.4,seeds=0' "
+        f"--workdir=runs/table3 {SMALL}",
+    "python -m recipes.main --config=lr_grid --workdir=runs/lr_grid":
+        "python -m recipes.main --config='lr_grid:datasets=digits,losses=ce,"
+        "learning_rates=0.001+0.01,seeds=0' "
+        f"--workdir=runs/lr_grid {SMALL}",
+    "python -m recipes.report --results_dir=runs/table2":
+        "python -m recipes.report --results_dir=runs/table2",
+    "python -m recipes.figure1":
+        "python -m recipes.figure1 --num_draws=20 --num_points=5",
+    # A chief and a worker on this machine instead of two hosts.
+    "KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=10.0.0.1 "
+    "KERASTUNER_ORACLE_PORT=8000 python -m recipes.main --config=table2 "
+    "--workdir=/shared/table2":
+        "port=$(python -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+        "print(s.getsockname()[1])'); "
+        "KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=127.0.0.1 "
+        f"KERASTUNER_ORACLE_PORT=$port python -m recipes.main --config='table2:{SWEEP_ARG}' "
+        f"--workdir=runs/distributed {SMALL} & chief=$!; "
+        "KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=127.0.0.1 "
+        f"KERASTUNER_ORACLE_PORT=$port python -m recipes.main --config='table2:{SWEEP_ARG}' "
+        f"--workdir=runs/distributed {SMALL} && wait $chief",
+    "KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 "
+    "KERASTUNER_ORACLE_PORT=8000 python -m recipes.main --config=table2 "
+    "--workdir=/shared/table2": None,
+    "KERAS_BACKEND=jax python -m recipes.main --config=default "
+    "--workdir=runs/cifar10-jax --config.dataset=cifar10 --config.model=resnet32 "
+    "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
+    "--config.data_source=keras":
+        "KERAS_BACKEND=jax python -m recipes.main --config=default "
+        "--workdir=runs/digits-jax --config.dataset=digits --config.model=resnet32 "
+        "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
+        f"{SMALL}",
+    # Benchmarks, one round each.
+    "python benchmarks/bench_torch.py --no-jax --no-xla --extras":
+        'python "$CHECKOUT/benchmarks/bench_torch.py" --no-jax --no-xla --extras '
+        "--rounds 1",
+    "python benchmarks/bench_losses.py":
+        'python "$CHECKOUT/benchmarks/bench_losses.py" --rounds 1 --loss-rounds 1 '
+        "--repeats 1",
+    "python benchmarks/bench_epoch.py":
+        'python "$CHECKOUT/benchmarks/bench_epoch.py" --rounds 1 --epochs 2 '
+        "--train_size 256",
+    "python benchmarks/bench_pipeline.py":
+        'python "$CHECKOUT/benchmarks/bench_pipeline.py" --repeats 1',
+    "python benchmarks/bench_evaluation.py":
+        'python "$CHECKOUT/benchmarks/bench_evaluation.py" --rounds 1 --images 256',
+    "python benchmarks/bench_options.py":
+        'python "$CHECKOUT/benchmarks/bench_options.py" --rounds 1',
+    "KERAS_BACKEND=jax python benchmarks/bench_gpu_epoch.py --epochs 4":
+        'KERAS_BACKEND=jax python "$CHECKOUT/benchmarks/bench_gpu_epoch.py" '
+        "--epochs 2 --train_size 256",
+    "KERAS_BACKEND=jax python benchmarks/bench_shared_device.py --max_workers 3":
+        'KERAS_BACKEND=jax python "$CHECKOUT/benchmarks/bench_shared_device.py" '
+        "--max_workers 2 --repeats 1",
+    # Test commands: .ci/run runs them in the checkout.
+    "python -m pytest -n 2": None,
+    "KERAS_BACKEND=jax python -m pytest -n 2 -m backend_independent": None,
+    "KERAS_BACKEND=torch python -m pytest -n 2 -m backend_independent": None,
+    "python benchmarks/bench_torch.py --no-jax --no-xla --extras --max_isa=avx2":
+        'python "$CHECKOUT/benchmarks/bench_torch.py" --no-jax --no-xla --extras '
+        "--max_isa=avx2 --rounds 1",
+}
+
+NOT_RUN_HERE = {
+    'pip install ".[test,jax]" && python -m pytest -n 2':
+        "the test suite needs the checkout's tests/; .ci/run runs it there",
+    "KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 "
+    "KERASTUNER_ORACLE_PORT=8000 python -m recipes.main --config=table2 "
+    "--workdir=/shared/table2":
+        "run as the worker of the chief command's smoke run",
+    "python -m pytest -n 2": "run by .ci/run in the checkout",
+    "KERAS_BACKEND=jax python -m pytest -n 2 -m backend_independent":
+        "run by .ci/run in the checkout",
+    "KERAS_BACKEND=torch python -m pytest -n 2 -m backend_independent":
+        "run by .ci/run in the checkout",
+}
+
+_INLINE_COMMAND = re.compile(r"`((?:python |pip |KERAS_BACKEND=)[^`]+)`")
+
+
+def readme_commands(text):
+    """The commands of a README, in order, without duplicates."""
+    commands = []
+    in_bash = False
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_bash = stripped == "```bash"
+            continue
+        if in_bash:
+            if stripped.startswith("#") or not stripped:
+                continue
+            if stripped.endswith("\\"):
+                pending += stripped[:-1].strip() + " "
+                continue
+            commands.append(pending + stripped)
+            pending = ""
+        else:
+            commands.extend(
+                match.group(1) for match in _INLINE_COMMAND.finditer(line)
+            )
+    normalised = [" ".join(command.split()) for command in commands]
+    return list(dict.fromkeys(normalised))
+
+
+def check_coverage(commands):
+    """Problems: README commands without a smoke entry, and stale entries."""
+    problems = [
+        f"README command without a smoke setting in .ci/readme_smoke.py: {command}"
+        for command in commands
+        if command not in SMOKE
+    ]
+    problems += [
+        f"smoke entry for a command the README no longer has: {command}"
+        for command in SMOKE
+        if command not in commands
+    ]
+    problems += [
+        f"smoke entry None without a reason in NOT_RUN_HERE: {command}"
+        for command, smoke in SMOKE.items()
+        if smoke is None and command not in NOT_RUN_HERE
+    ]
+    return problems
+
+
+def main(argv):
+    with open(os.path.join(CHECKOUT, "README.md"), encoding="utf-8") as readme:
+        commands = readme_commands(readme.read())
+    problems = check_coverage(commands)
+    if "--list" in argv:
+        for command in commands:
+            print(command)
+        return 1 if problems else 0
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if problems:
+        return 1
+    env = dict(os.environ, CHECKOUT=CHECKOUT)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="readme-smoke-") as scratch:
+        for index, command in enumerate(commands, 1):
+            smoke = SMOKE[command]
+            if smoke is None:
+                print(f"[{index}/{len(commands)}] not run here ({NOT_RUN_HERE[command]}): {command}")
+                continue
+            print(f"[{index}/{len(commands)}] {smoke}", flush=True)
+            start = time.perf_counter()
+            try:
+                process = subprocess.run(
+                    ["bash", "-c", smoke], cwd=scratch, env=env,
+                    capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                )
+                status = process.returncode
+                output = process.stdout + process.stderr
+            except subprocess.TimeoutExpired as error:
+                status = "timeout"
+                output = (error.stdout or b"").decode() + (error.stderr or b"").decode()
+            seconds = time.perf_counter() - start
+            if status == 0:
+                print(f"    ok in {seconds:.0f} s")
+            else:
+                failed.append(command)
+                print(f"    FAILED ({status}) in {seconds:.0f} s; its last lines:")
+                for line in output.strip().splitlines()[-25:]:
+                    print(f"    | {line}")
+    ran = sum(1 for command in commands if SMOKE[command] is not None)
+    print(f"README smoke: {ran - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
