@@ -1,6 +1,6 @@
 """How many runs pay on one device: aggregate throughput of k concurrent runs.
 
-`recipes.sweep --workers=k` trains k runs of a sweep at the same time on
+`python -m recipes.main --config=... --workers=k` trains k runs of a sweep at the same time on
 one machine, sharing its accelerator (or its CPU cores). That pays when
 one run leaves the device idle part of the time (small models, small
 batches: Python and dispatch overhead between steps) and costs when one
@@ -252,7 +252,7 @@ def main():
     )
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # As `recipes.sweep.SHARING_ENV`: all 1 + 2 + ... children hold a GPU at
+    # As `recipes.grid.SHARING_ENV`: all 1 + 2 + ... children hold a GPU at
     # once, so none may preallocate most of its memory.
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

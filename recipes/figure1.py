@@ -38,7 +38,6 @@ import functools
 import json
 import math
 import os
-import sys
 
 import numpy as np
 from absl import app
@@ -49,6 +48,7 @@ from keras_robust import analysis
 from keras_robust import losses as losses_lib
 from keras_robust import presets
 from recipes import atomic_files
+from recipes import cli
 
 #: The panels' numbers of classes (loss hyperparameters of paper Table 1 for each).
 PANELS = (10, 100)
@@ -300,10 +300,7 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def main(argv):
-    if len(argv) > 1:
-        # One line and exit status 2, no help text.
-        print(f"Unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
-        sys.exit(2)
+    del argv  # Checked by cli.flags_parser.
     flag_values = flags.FLAGS
     path = make_figure1(
         flag_values.output_dir,
@@ -316,4 +313,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("recipes.figure1"))

@@ -75,6 +75,7 @@ from absl import app
 from absl import flags
 
 from recipes import atomic_files
+from recipes import cli
 from recipes import config as config_lib
 from recipes import results as results_lib
 from recipes import train_lib
@@ -571,12 +572,6 @@ def launch_local_workers(workdir, workers, *, port=None, out=None, poll_seconds=
 # Joining a sweep: python -m recipes.grid --workdir=DIR
 
 
-def _usage_error(message):
-    """Exits with status 2 after one line on stderr (no help text)."""
-    print(message, file=sys.stderr)
-    sys.exit(2)
-
-
 def define_flags(flag_values=flags.FLAGS):
     """Defines this script's flags."""
     flags.DEFINE_string(
@@ -588,17 +583,16 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def main(argv, flag_values=flags.FLAGS):
-    if len(argv) > 1:
-        _usage_error(f"Unexpected arguments: {' '.join(argv[1:])}")
+    del argv  # Checked by cli.flags_parser.
     if not flag_values.workdir:
-        _usage_error("--workdir is required: the directory of a started sweep.")
+        cli.usage_error("recipes.grid", "--workdir is required: the directory of a started sweep.")
     try:
         config, sweep = read_sweep_file(flag_values.workdir)
     except SweepError as error:
-        _usage_error(f"--workdir={flag_values.workdir}: {error}")
+        cli.usage_error("recipes.grid", f"--workdir={flag_values.workdir}: {error}")
     run_sweep(config, sweep, flag_values.workdir)
 
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("recipes.grid"))

@@ -41,6 +41,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from recipes import cli
 from recipes import config as config_lib
 from recipes import grid
 from recipes import report
@@ -48,7 +49,7 @@ from recipes import results
 from recipes import train_lib
 
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-USAGE_ERROR_STATUS = 2
+USAGE_ERROR_STATUS = cli.USAGE_ERROR_STATUS
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file (a path or a name in recipes/configs).",
@@ -103,8 +104,7 @@ def _with_config_paths(argv):
 
 def usage_error(message):
     """Prints `message` as one line on stderr and exits with status 2."""
-    print(f"recipes.main: {' '.join(str(message).split())}", file=sys.stderr)
-    sys.exit(USAGE_ERROR_STATUS)
+    cli.usage_error("recipes.main", message)
 
 
 def _config_argument(argv):

@@ -49,6 +49,7 @@ from absl import app
 from absl import flags
 
 from recipes import atomic_files
+from recipes import cli
 from recipes import paper_results
 from recipes import results as results_lib
 
@@ -564,13 +565,11 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def main(argv, flag_values=flags.FLAGS):
-    if len(argv) > 1 or not os.path.isdir(flag_values.results_dir):
-        # A usage error: one line and exit status 2, no help text.
-        problem = f"--results_dir={flag_values.results_dir}: not a directory."
-        if len(argv) > 1:
-            problem = f"Unexpected arguments: {' '.join(argv[1:])}"
-        print(problem, file=sys.stderr)
-        sys.exit(2)
+    del argv  # Checked by cli.flags_parser.
+    if not os.path.isdir(flag_values.results_dir):
+        cli.usage_error(
+            "recipes.report", f"--results_dir={flag_values.results_dir}: not a directory"
+        )
     markdown = write_report(
         results_lib.load_all(flag_values.results_dir),
         flag_values.output_dir or flag_values.results_dir,
@@ -581,4 +580,4 @@ def main(argv, flag_values=flags.FLAGS):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser("recipes.report"))

@@ -87,4 +87,4 @@ def test_joining_without_a_sweep_is_one_line(tmp_path):
     )
     assert completed.returncode == 2
     (line,) = completed.stderr.strip().splitlines()
-    assert line.startswith(f"--workdir={tmp_path}: ") and "sweep.json does not exist" in line
+    assert line.startswith(f"recipes.grid: --workdir={tmp_path}: ") and "sweep.json does not exist" in line

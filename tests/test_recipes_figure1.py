@@ -95,4 +95,12 @@ def test_runs_without_flags(tmp_path):
         env={**os.environ, "PYTHONPATH": repo},
     )
     assert completed.returncode == 2
-    assert completed.stderr.strip() == "Unexpected arguments: extra"
+    assert completed.stderr.strip() == "recipes.figure1: unexpected arguments: extra"
+    completed = subprocess.run(
+        [sys.executable, "-m", "recipes.figure1", "--num_draws=abc"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    assert completed.returncode == 2
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith("recipes.figure1: flag --num_draws=abc: ")

@@ -305,5 +305,5 @@ def test_script_reports_a_directory(results_dir, tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [
-        f"--results_dir={tmp_path / 'nowhere'}: not a directory."
+        f"recipes.report: --results_dir={tmp_path / 'nowhere'}: not a directory"
     ]
