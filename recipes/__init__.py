@@ -17,7 +17,8 @@ One job per module (the shape of flax's examples and big_vision):
 - `recipes.report`: statistics, Markdown tables and curves of finished
   runs beside the paper's numbers (`recipes.paper_results`).
 - `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.
-- `recipes.atomic_files`: the atomic writers behind every output file.
+- `recipes.atomic_files`: the atomic writers behind every output file;
+  `recipes.cli`: command-line mistakes as one line.
 
 Importing any module of `recipes` sets two TensorFlow defaults, before
 TensorFlow is imported, unless the environment already sets them:
