@@ -144,8 +144,9 @@ def load_dataset(name, data_dir=None, download=True, source="tfds"):
       order, which differs from TFDS's: the same seed then draws the noise
       on other images, so runs from the two sources are not bit-identical.
 
-    `"digits"` comes from scikit-learn's `load_digits` (no network) for
-    either source: values 0..16 are scaled to uint8 with
+    The `OFFLINE_LOADERS` datasets ship with a package: the same images
+    for either source, without network. `"digits"` is scikit-learn's
+    `load_digits` (no network): values 0..16 are scaled to uint8 with
     `round(x * 255 / 16)` and split with a stratified, seeded split into
     1437 training and 360 test images.
 
@@ -171,8 +172,8 @@ def load_dataset(name, data_dir=None, download=True, source="tfds"):
             "under $KERAS_HOME/datasets. Received: "
             f"data_dir={data_dir!r} with source='keras'"
         )
-    if name == "digits":
-        x_train, y_train, x_test, y_test = _load_digits()
+    if name in OFFLINE_LOADERS:
+        x_train, y_train, x_test, y_test = OFFLINE_LOADERS[name]()
     elif source == "keras":
         x_train, y_train, x_test, y_test = _load_keras_dataset(name)
     else:
@@ -268,3 +269,8 @@ def _load_digits():
         images[test_index],
         labels[test_index],
     )
+
+
+#: Datasets that ship with a package (no download), by name: a function
+#: returning `(x_train, y_train, x_test, y_test)` as `load_dataset` does.
+OFFLINE_LOADERS = {"digits": _load_digits}
