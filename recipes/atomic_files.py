@@ -6,13 +6,34 @@ then `os.replace` (atomic on POSIX and Windows). On any error, interruption
 included, the temporary file is removed and the error propagates.
 `append_json_line` adds one line to a log with a single `O_APPEND` write,
 which concurrent workers may share. `set_aside` renames a damaged file or
-directory out of the way, keeping it for inspection.
+directory out of the way, keeping it for inspection. Every file gets the
+mode a plain `open(path, "w")` would give it (0666 less the umask, so 0644
+by default), so that other users of a shared file system can read a
+sweep's results.
 """
 
 import contextlib
 import json
 import os
 import tempfile
+
+
+def _current_umask():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def new_file_mode():
+    """The mode `open(path, "w")` gives a new file: 0o666 less the umask."""
+    return 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -24,6 +45,8 @@ def _temporary_beside(path, suffix):
     os.close(handle)
     try:
         yield temporary
+        # mkstemp creates the file 0600 whatever the umask.
+        os.chmod(temporary, new_file_mode())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -80,7 +103,7 @@ def append_json_line(path, entry):
     """Appends `entry` as one JSON line to `path` in a single write."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     line = (json.dumps(entry) + "\n").encode("utf-8")
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.write(descriptor, line)
     finally:

@@ -56,3 +56,16 @@ def test_set_aside_keeps_every_damaged_copy(tmp_path):
         atomic_files.set_aside(tmp_path / "results.json")
     assert sorted(os.listdir(tmp_path)) == ["results.json.damaged", "results.json.damaged-2"]
     assert (tmp_path / "results.json.damaged-2").read_text() == "second"
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_honour_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        atomic_files.write_json(tmp_path / "results.json", {"a": 1})
+        atomic_files.write_bytes(tmp_path / "state.npz", lambda file: file.write(b"x"))
+        atomic_files.append_json_line(tmp_path / "log.jsonl", {"a": 1})
+    finally:
+        os.umask(previous)
+    for name in ("results.json", "state.npz", "log.jsonl"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == mode, name
