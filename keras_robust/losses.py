@@ -62,6 +62,7 @@ def _targets_and_logits(y_true, y_pred, from_logits, output_bias):
     `targets` are one-hot rows (from integer labels) or the given dense rows;
     `logits` include the output bias on the labelled class.
     """
+    output_bias = validation.check_output_bias(output_bias)
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.convert_to_tensor(y_true)
     pred_shape = tuple(y_pred.shape)
@@ -182,6 +183,7 @@ def generalized_cross_entropy(
         q: Exponent in (0, 1].
         Others as `cross_entropy`.
     """
+    q = validation.check_in_interval("q", q, 0.0, 1.0, "(0, 1]", low_open=True)
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     powered = ops.exp(q * _log_softmax(logits))
     return (1.0 - _labelled(targets, powered)) / q
@@ -204,6 +206,8 @@ def symmetric_cross_entropy(
         beta: Weight of MAE (paper: 2.0 for 10 classes, 0.2 for CIFAR-100).
         Others as `cross_entropy`.
     """
+    alpha = validation.check_non_negative("alpha", alpha)
+    beta = validation.check_non_negative("beta", beta)
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     log_probabilities = _log_softmax(logits)
     ce = -_labelled(targets, log_probabilities)
@@ -265,6 +269,8 @@ def normalized_focal_mae(
         form: `"paper"` or `"ma_et_al"`.
         Others as `cross_entropy`.
     """
+    alpha = validation.check_non_negative("alpha", alpha)
+    beta = validation.check_non_negative("beta", beta)
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     log_probabilities = _log_softmax(logits)
     if form == "paper":
@@ -300,6 +306,8 @@ def normalized_cross_entropy_mae(
         beta: Weight of MAE (paper: 20.0 for 10 classes, 0.2 for CIFAR-100).
         Others as `cross_entropy`.
     """
+    alpha = validation.check_non_negative("alpha", alpha)
+    beta = validation.check_non_negative("beta", beta)
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     log_probabilities = _log_softmax(logits)
     active = _labelled(targets, log_probabilities) / ops.sum(
@@ -453,6 +461,11 @@ def bi_tempered_logistic_loss(
         num_iters: Iterations of the normalization (reference default 5).
         Others as `cross_entropy`.
     """
+    t1 = validation.check_in_interval("t1", t1, 0.0, 1.0, "[0, 1]")
+    t2 = validation.check_positive("t2", t2)
+    label_smoothing = validation.check_in_interval(
+        "label_smoothing", label_smoothing, 0.0, 1.0, "[0, 1)", high_open=True
+    )
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     num_classes = logits.shape[-1]
     if label_smoothing > 0.0:

@@ -6,6 +6,7 @@ our implementation.
 """
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -487,3 +488,22 @@ def test_recommend_follows_paper_table_4():
     assert isinstance(losses.recommend(0.6, 100), losses.GeneralizedCrossEntropy)
     assert losses.recommend(0.2, 10, from_logits=True).from_logits
     assert "Table 4" in losses.recommend.__doc__
+
+
+@pytest.mark.parametrize(
+    "function, arguments, message",
+    [
+        (losses.probability_mean_absolute_error, {"output_bias": float("nan")}, "output_bias=nan"),
+        (losses.cross_entropy, {"output_bias": -1.0}, "output_bias=-1.0"),
+        (losses.generalized_cross_entropy, {"q": 0.0}, "q=0.0"),
+        (losses.symmetric_cross_entropy, {"alpha": float("inf")}, "alpha=inf"),
+        (losses.normalized_focal_mae, {"beta": -1.0}, "beta=-1.0"),
+        (losses.normalized_cross_entropy_mae, {"alpha": -0.5}, "alpha=-0.5"),
+        (losses.bi_tempered_logistic_loss, {"t1": 1.5}, "t1=1.5"),
+        (losses.bi_tempered_logistic_loss, {"t2": 0.0}, "t2=0.0"),
+        (losses.bi_tempered_logistic_loss, {"label_smoothing": 1.0}, "label_smoothing=1.0"),
+    ],
+)
+def test_functions_check_their_arguments_as_the_classes_do(function, arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        function(np.array([0]), np.array([[0.5, 0.5]]), **arguments)
