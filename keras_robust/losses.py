@@ -98,7 +98,12 @@ def _targets_and_logits(y_true, y_pred, from_logits, output_bias):
 
     if sparse:
         validation.check_labels_in_range(y_true, num_classes)
-        targets = ops.one_hot(ops.cast(y_true, "int32"), num_classes, dtype="float32")
+        labels = ops.cast(y_true, "int32")
+        targets = ops.one_hot(labels, num_classes, dtype="float32")
+        # Where the check above cannot run (compiled steps), a label outside
+        # [0, c) makes its example's loss NaN, never a plausible number.
+        in_range = ops.logical_and(labels >= 0, labels < num_classes)
+        targets = ops.where(ops.expand_dims(in_range, -1), targets, float("nan"))
     else:
         targets = ops.cast(y_true, "float32")
 

@@ -91,8 +91,9 @@ def check_labels_in_range(labels, num_classes):
     """Raises ValueError if concrete integer labels fall outside [0, c).
 
     Checked whenever the labels are concrete (eager calls, numpy inputs);
-    compiled steps skip the check, which the data pipeline makes up for by
-    validating labels once when they are loaded.
+    compiled steps cannot raise, and the losses make such an example's loss
+    NaN there instead (the data pipeline also validates labels once when
+    they are loaded).
     """
     values = _concrete_value(labels)
     if values is None or values.size == 0:

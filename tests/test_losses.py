@@ -507,3 +507,31 @@ def test_recommend_follows_paper_table_4():
 def test_functions_check_their_arguments_as_the_classes_do(function, arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         function(np.array([0]), np.array([[0.5, 0.5]]), **arguments)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("name", sorted(losses.LOSS_NAMES))
+def test_label_outside_the_classes_is_never_a_plausible_loss(name):
+    # Label 3 of 3 classes, inside model.evaluate (compiled where the
+    # backend compiles): an error where the check can run, else NaN for
+    # that example and finite losses for the others.
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    model.compile(loss=losses.get(name, from_logits=True, reduction=None))
+    x = np.ones((2, 2), "float32")
+    try:
+        per_example = model.predict_on_batch(x)
+        values = ops.convert_to_numpy(
+            model.loss(np.array([1, 3]), per_example)
+        )
+    except ValueError as error:
+        assert "outside [0, 3)" in str(error)
+        values = None
+    if values is not None:
+        assert np.isfinite(values[0]) and np.isnan(values[1])
+    try:
+        compiled = model.evaluate(x, np.array([1, 3]), verbose=0, return_dict=True)
+    except ValueError as error:  # Eager backends (torch) can check.
+        assert "outside [0, 3)" in str(error)
+    else:
+        assert math.isnan(compiled["loss"])
