@@ -35,6 +35,7 @@ TensorFlow is imported, unless the environment already sets them:
 
 import contextlib
 import importlib.util
+import logging
 import os
 import sys
 import warnings
@@ -69,12 +70,22 @@ def _standard_error_silenced():
         os.close(saved)
 
 
-def _import_tensorflow_quietly():
+def quiet():
+    """Whether start-up logging is silenced (`TF_CPP_MIN_LOG_LEVEL` 2 or 3)."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("2", "3")
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow (if installed) with its start-up lines silenced.
+
+    Does nothing when TensorFlow is already imported or not installed, or
+    when `TF_CPP_MIN_LOG_LEVEL` asks for the lines. Called on import under
+    the TensorFlow backend, and by the trainer before a tf.data pipeline
+    under the others.
+    """
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        return
-    if os.environ["TF_CPP_MIN_LOG_LEVEL"] not in ("2", "3"):
+    if not quiet():
         return
     with _standard_error_silenced():
         import tensorflow
@@ -85,4 +96,8 @@ def _import_tensorflow_quietly():
 
 
 _set_tensorflow_defaults()
-_import_tensorflow_quietly()
+if quiet():
+    # jax's INFO line about a missing TPU library, on every CPU machine.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    import_tensorflow_quietly()

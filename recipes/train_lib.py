@@ -49,6 +49,7 @@ import warnings
 import keras
 
 import keras_robust
+import recipes
 import zoo
 from keras_robust import data
 from keras_robust import losses as robust_losses
@@ -316,6 +317,9 @@ def train_and_evaluate(config, workdir, *, callbacks=()):
         checkpoint.delete(checkpoint.checkpoint_dir(workdir))
         return finished
     loaded = load_checkpoint(config, workdir)
+    # Op determinism, tf.data and keras.utils.set_random_seed all import
+    # TensorFlow wherever it is installed, whatever the backend.
+    recipes.import_tensorflow_quietly()
     if config.deterministic:
         _enable_op_determinism(config)
     keras.backend.clear_session()

@@ -75,3 +75,28 @@ def test_other_backends_do_not_import_tensorflow(backend):
         KERAS_BACKEND=backend,
     )
     assert process.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_run_does_not_open_with_tensorflow_start_up_lines(tmp_path, backend):
+    # Under jax too, op determinism, tf.data and keras.utils.set_random_seed
+    # import TensorFlow when it is installed.
+    pytest.importorskip(backend)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")
+    }
+    env["KERAS_BACKEND"] = backend
+    process = subprocess.run(
+        [
+            sys.executable, "-m", "recipes.main", "--config=default",
+            f"--workdir={tmp_path / 'run'}", "--config.dataset=digits",
+            "--config.model=mlp1024", "--config.epochs=1",
+            "--config.train_size=64", "--config.save_model=False",
+        ],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    for line in ("cudart_stub", "cuInit", "oneDNN custom operations", "libtpu"):
+        assert line not in process.stderr
