@@ -42,16 +42,21 @@ def setup(backend="tensorflow", max_isa=None):
     import recipes  # noqa: F401
 
 
-def cpu_model():
-    """The CPU's model name, from /proc/cpuinfo ("unknown" elsewhere)."""
+def _cpuinfo_field(name):
+    """The first `name : value` line's value in /proc/cpuinfo, or None."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("model name"):
+                if line.startswith(name):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return "unknown"
+    return None
+
+
+def cpu_model():
+    """The CPU's model name, from /proc/cpuinfo ("unknown" elsewhere)."""
+    return _cpuinfo_field("model name") or "unknown"
 
 
 def vector_extensions():
@@ -60,15 +65,8 @@ def vector_extensions():
         "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
         "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16",
     )
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return [name for name in interesting if name in flags]
-    except OSError:
-        pass
-    return []
+    flags = set((_cpuinfo_field("flags") or "").split())
+    return [name for name in interesting if name in flags]
 
 
 def tensorflow_onednn_enabled():

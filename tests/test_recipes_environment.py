@@ -20,7 +20,8 @@ _PRINT_ONEDNN = (
 )
 
 
-def _python(code, **environment):
+def _environment(**environment):
+    """This process's environment without the two variables under test."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -28,10 +29,14 @@ def _python(code, **environment):
     }
     env["KERAS_BACKEND"] = "tensorflow"
     env.update(environment)
+    return env
+
+
+def _python(code, **environment):
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,
-        env=env,
+        env=_environment(**environment),
         capture_output=True,
         text=True,
         timeout=120,
@@ -82,12 +87,6 @@ def test_a_run_does_not_open_with_tensorflow_start_up_lines(tmp_path, backend):
     # Under jax too, op determinism, tf.data and keras.utils.set_random_seed
     # import TensorFlow when it is installed.
     pytest.importorskip(backend)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")
-    }
-    env["KERAS_BACKEND"] = backend
     process = subprocess.run(
         [
             sys.executable, "-m", "recipes.main", "--config=default",
@@ -95,7 +94,8 @@ def test_a_run_does_not_open_with_tensorflow_start_up_lines(tmp_path, backend):
             "--config.model=mlp1024", "--config.epochs=1",
             "--config.train_size=64", "--config.save_model=False",
         ],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, env=_environment(KERAS_BACKEND=backend),
+        capture_output=True, text=True, timeout=300,
     )
     assert process.returncode == 0, process.stderr[-2000:]
     for line in ("cudart_stub", "cuInit", "oneDNN custom operations", "libtpu"):
