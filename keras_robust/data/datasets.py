@@ -2,9 +2,12 @@
 
 The paper trains on CIFAR-10, Fashion-MNIST and CIFAR-100 (TensorFlow
 Datasets). `DATASETS` records, per dataset, the normalisation constants and
-the ResNet augmentation policy of supplement 1. The extra entry `"digits"` is
-scikit-learn's 8x8 handwritten digits: it ships inside scikit-learn, so quick
-runs, examples and tests work without network access.
+the ResNet augmentation policy of supplement 1. Two extra entries are ours,
+not the paper's, and ship inside scikit-learn, so quick runs, examples and
+tests work without network access: `"digits"`, scikit-learn's 8x8
+handwritten digits (10 classes), and `"digit_pairs"`, two of those digits
+side by side (100 classes, the class count of the paper's CIFAR-100
+experiments).
 """
 
 import dataclasses
@@ -19,6 +22,15 @@ DATA_SOURCES = ("tfds", "keras")
 # The "digits" split: a stratified 80/20 split with a fixed seed.
 DIGITS_TEST_SIZE = 360
 DIGITS_SPLIT_SEED = 0
+
+# The "digit_pairs" sizes: pairs per class in each split, and their seed.
+# 50 training pairs per class (5000 images, 157 steps of 32 per epoch) keep
+# an MLP1024 run of 20 epochs near 10 s on two CPU cores, and are enough
+# for the paper's effect: at 40 % noise MAE and boundCE stay near 20 %
+# test accuracy while MAE* and boundCE* reach about 80 %.
+DIGIT_PAIRS_TRAIN_PER_CLASS = 50
+DIGIT_PAIRS_TEST_PER_CLASS = 20
+DIGIT_PAIRS_SEED = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +109,16 @@ DATASETS = {
         std=(0.37596,),
         augmentation="none",
     ),
+    # Not in the paper: `load_dataset("digit_pairs")`, 100 classes. Mean and
+    # std are those of its training split, computed as for "digits".
+    "digit_pairs": DatasetSpec(
+        name="digit_pairs",
+        num_classes=100,
+        image_shape=(8, 16, 1),
+        mean=(0.3059,),
+        std=(0.37599,),
+        augmentation="none",
+    ),
 }
 
 
@@ -148,7 +170,14 @@ def load_dataset(name, data_dir=None, download=True, source="tfds"):
     for either source, without network. `"digits"` is scikit-learn's
     `load_digits` (no network): values 0..16 are scaled to uint8 with
     `round(x * 255 / 16)` and split with a stratified, seeded split into
-    1437 training and 360 test images.
+    1437 training and 360 test images. `"digit_pairs"` puts two of those
+    digits side by side (8x16 pixels) with class `10 * left + right`:
+    `DIGIT_PAIRS_TRAIN_PER_CLASS` (50) pairs per class drawn from the
+    training digits only and `DIGIT_PAIRS_TEST_PER_CLASS` (20) from the test
+    digits only, so no test image is part of a training pair; each digit is
+    drawn uniformly, with replacement, among the split's images of its
+    class, with the fixed seed `DIGIT_PAIRS_SEED`: 5000 training and 2000
+    test images, the same on every machine.
 
     Args:
         name: One of `DATASETS`.
@@ -271,6 +300,29 @@ def _load_digits():
     )
 
 
+def _pairs(images, labels, per_class, rng):
+    """`per_class` side-by-side pairs of `images` for each class `10 * left + right`."""
+    by_digit = [np.flatnonzero(labels == digit) for digit in range(10)]
+    pair_labels = np.repeat(np.arange(100, dtype=np.int64), per_class)
+    left = np.concatenate(
+        [rng.choice(by_digit[label // 10], per_class) for label in range(100)]
+    )
+    right = np.concatenate(
+        [rng.choice(by_digit[label % 10], per_class) for label in range(100)]
+    )
+    order = rng.permutation(len(pair_labels))
+    pair_images = np.concatenate([images[left], images[right]], axis=2)
+    return np.ascontiguousarray(pair_images[order]), pair_labels[order]
+
+
+def _load_digit_pairs():
+    x_train, y_train, x_test, y_test = _load_digits()
+    rng = np.random.default_rng(DIGIT_PAIRS_SEED)
+    x_train, y_train = _pairs(x_train, y_train, DIGIT_PAIRS_TRAIN_PER_CLASS, rng)
+    x_test, y_test = _pairs(x_test, y_test, DIGIT_PAIRS_TEST_PER_CLASS, rng)
+    return x_train, y_train, x_test, y_test
+
+
 #: Datasets that ship with a package (no download), by name: a function
 #: returning `(x_train, y_train, x_test, y_test)` as `load_dataset` does.
-OFFLINE_LOADERS = {"digits": _load_digits}
+OFFLINE_LOADERS = {"digits": _load_digits, "digit_pairs": _load_digit_pairs}
