@@ -21,7 +21,10 @@ shifted histogram.
 
 Curves whose error falls below -1 (symCE with alpha = 6 at 100 classes, as
 in the paper, and the active-passive losses with beta = 20 at 10 classes)
-are divided by an integer factor, given in the legend.
+are divided by an integer factor, given in the legend. Curves that coincide
+(actPas1 and actPas2; boundCE* and boundCE at 10 classes, where eps is 0)
+are drawn dotted on top of each other and say so in the legend, which sits
+under each panel.
 
 Writes `<output_dir>/figure1.png` and the plotted numbers to
 `<output_dir>/figure1.json` (default `runs/figure1`). The grid is evaluated
@@ -66,6 +69,9 @@ CURVES = (
     ("boundCE", "boundce", None),
     ("boundCE*", "boundce", "boundce"),
 )
+
+#: Whether a curve's label names its eps (the starred curves).
+CURVE_OUTPUT_BIAS = {label: rule is not None for label, _, rule in CURVES}
 
 #: Expected labelled output that defines eps (paper Sec. 3.2).
 EPS_TARGETS = presets.OUTPUT_BIAS_TARGETS
@@ -193,14 +199,52 @@ def compute_panel(num_classes, z_k, num_draws=1000, seed=0, histogram_draws=100_
     }
 
 
+#: Curves closer than this everywhere (in delta_k, after scaling) are drawn
+#: as one: the later one dotted on top, its legend entry naming the first.
+COINCIDENCE_TOLERANCE = 0.01
+
+
+def curve_labels(panel):
+    """Legend labels of a panel's curves, in `CURVES` order.
+
+    The label names eps and the scale factor, and a curve that coincides
+    with an earlier one (`COINCIDENCE_TOLERANCE`) says so, e.g.
+    `"boundCE* eps=0 (coincides with boundCE)"` at 10 classes.
+
+    Args:
+        panel: A panel of `compute_panel`.
+
+    Returns:
+        `{curve label: legend label}`.
+    """
+    labels, scaled = {}, {}
+    for label, curve in panel["curves"].items():
+        name = label
+        if curve["output_bias"] is not None and CURVE_OUTPUT_BIAS[label]:
+            name += f" eps={curve['output_bias']:g}"
+        if curve["scale"] != 1:
+            name += f" / {curve['scale']}"
+        values = np.asarray(curve["delta_k"]) / curve["scale"]
+        for earlier, earlier_values in scaled.items():
+            if np.max(np.abs(values - earlier_values)) < COINCIDENCE_TOLERANCE:
+                name += f" (coincides with {labels[earlier]})"
+                break
+        labels[label] = name
+        scaled[label] = values
+    return labels
+
+
 def plot_figure(panels, path):
-    """Draws the panels side by side and saves a PNG at `path` atomically."""
+    """Draws the panels side by side and saves a PNG at `path` atomically.
+
+    Each panel's legend sits under it, so no curve crosses its text.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.8))
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 6.4))
     axes = np.atleast_1d(axes)
     for index, (axis, panel) in enumerate(zip(axes, panels)):
         histogram_axis = axis.twinx()
@@ -213,23 +257,21 @@ def plot_figure(panels, path):
                 step="mid",
                 color=color,
                 alpha=0.2,
-                label=f"initial z_k + {bias:g}" if bias else "initial z_k",
+                label=f"histogram of initial z_k + {bias:g}" if bias
+                else "histogram of initial z_k",
             )
         histogram_axis.set_ylim(bottom=0)
         histogram_axis.set_ylabel("density of initial z_k")
-        for label, curve in panel["curves"].items():
-            scale = curve["scale"]
-            name = label
-            if curve["output_bias"]:
-                name += f" eps={curve['output_bias']:g}"
-            if scale != 1:
-                name += f" / {scale}"
-            loss_name = dict((c[0], c[1]) for c in CURVES)[label]
+        loss_names = {label: loss_name for label, loss_name, _ in CURVES}
+        for label, name in curve_labels(panel).items():
+            curve = panel["curves"][label]
+            coincides = "(coincides with" in name
             axis.plot(
                 panel["z_k"],
-                np.asarray(curve["delta_k"]) / scale,
+                np.asarray(curve["delta_k"]) / curve["scale"],
                 color=_COLORS[label],
-                linestyle="--" if loss_name in _DASHED else "-",
+                linestyle=":" if coincides else ("--" if loss_names[label] in _DASHED else "-"),
+                linewidth=2.5 if coincides else 1.5,
                 label=name,
             )
         axis.set_zorder(histogram_axis.get_zorder() + 1)
@@ -238,8 +280,12 @@ def plot_figure(panels, path):
         axis.set_xlabel("z_k")
         axis.set_ylabel("delta_k = dL/dz_k")
         axis.set_title(f"({chr(ord('a') + index)}) {panel['num_classes']} classes")
-        axis.legend(fontsize="x-small", loc="lower right")
-        histogram_axis.legend(fontsize="x-small", loc="upper left")
+        handles, texts = axis.get_legend_handles_labels()
+        histogram_handles, histogram_texts = histogram_axis.get_legend_handles_labels()
+        axis.legend(
+            handles + histogram_handles, texts + histogram_texts, fontsize="x-small",
+            ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+        )
     figure.tight_layout()
     try:
         atomic_files.save_figure(figure, path, dpi=110)

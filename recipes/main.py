@@ -36,6 +36,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 
 from absl import app
 from absl import flags
@@ -233,6 +234,7 @@ def main(argv):
         _report_only(sweep, workdir)
         return
     _check_before_training(config, sweep, workdir, _WORKERS.value)
+    start = time.monotonic()
     try:
         if sweep is None:
             print_run(train_lib.train_and_evaluate(config, workdir), workdir)
@@ -240,6 +242,10 @@ def main(argv):
             results_list = grid.run_sweep(config, sweep, workdir, workers=_WORKERS.value)
             if not grid.is_distributed_worker():
                 print(report.write_report(results_list, workdir))
+                print(
+                    f"{len(results_list)} of {len(sweep)} runs finished in {workdir}; "
+                    f"this command took {time.monotonic() - start:.0f} s."
+                )
     except (results.SettingsMismatchError, grid.SweepError) as error:
         print(f"recipes.main: {error}", file=sys.stderr)
         sys.exit(1)

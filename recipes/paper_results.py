@@ -246,6 +246,54 @@ def table_for(dataset, model):
     return None
 
 
+def comparable_table(dataset, model):
+    """The paper table a block of runs is compared with, or None.
+
+    The table holding `(dataset, model)`; for a dataset the paper did not
+    use (e.g. the offline `"digits"` and `"digit_pairs"`), the table whose
+    datasets have its number of classes: Table 2 for 10 classes, Table 3
+    for 100.
+    """
+    name = table_for(dataset, model)
+    if name is not None:
+        return name
+    from keras_robust import data
+
+    if dataset not in data.DATASETS:
+        return None
+    num_classes = data.get_spec(dataset).num_classes
+    for name, candidate in TABLES.items():
+        if all(data.get_spec(d).num_classes == num_classes for d in candidate.datasets):
+            return name
+    return None
+
+
+def reference_values(dataset, model, noise_rate):
+    """The paper's accuracy of each row of the comparable table at `noise_rate`.
+
+    The block's own values where the paper has `(dataset, model)`;
+    otherwise the mean over the comparable table's blocks (for Table 2 the
+    mean of its four blocks, by which the paper's "Top-mean-acc" rows rank
+    the losses).
+
+    Returns:
+        `{row_key: mean accuracy in percent}`, empty when there is no
+        comparable table or the paper has no column `noise_rate`.
+    """
+    name = comparable_table(dataset, model)
+    rate = _rate_key(noise_rate, NOISE_RATES, "noise_rate")
+    if name is None or rate is None:
+        return {}
+    values = _VALUES[name]
+    blocks = TABLE_BLOCKS[name]
+    if (dataset, model) in blocks:
+        blocks = ((dataset, model),)
+    return {
+        row.key: sum(values[(d, m, row.key, rate)][0] for d, m in blocks) / len(blocks)
+        for row in TABLES[name].rows
+    }
+
+
 def find_row(table_name, loss, output_bias=0.0):
     """The `LossRow` of a table with this loss and eps, or None."""
     for row in table(table_name).rows:

@@ -31,12 +31,21 @@ alone), `n=` when fewer seeds than the paper's five finished, the paper's
 value in parentheses where the paper has that cell (two decimals, as the
 paper prints; one decimal in blocks the paper does not have).
 
+Noise blocks the paper can be compared with (`paper_results.comparable_table`:
+its own blocks, and offline datasets by their class count, e.g. digits with
+Table 2 and digit pairs with Table 3) are followed by the paper's values
+(for a block the paper does not have: the mean over the table's blocks)
+and, per noise rate, the agreement of the losses' ranking with the paper's:
+Kendall's tau-b and the losses that swap places (`rank_agreement`).
+
 Curves: one PNG per `(dataset, model, noise_kind, noise_rate)` of a noise
 table, like the paper's Figs. 2-4: test accuracy per epoch (mean over
 seeds, a band of +- one standard error) for every row in the upper panel,
 and the false-label accuracy (accuracy on the training images whose label
 was changed, against their true labels) in the lower panel, integer epoch
-ticks. Files: `curves_<dataset>_<model>_<noise_kind>_noise<percent>.png`.
+ticks. Files: `curves_<dataset>_<model>_<noise_kind>_noise<percent>.png`;
+where several blocks share a noise rate, also
+`curves_<noise_kind>_noise<percent>.png` with one column per block.
 """
 
 import collections
@@ -48,6 +57,7 @@ import sys
 from absl import app
 from absl import flags
 
+from keras_robust import data
 from recipes import atomic_files
 from recipes import cli
 from recipes import paper_results
@@ -167,12 +177,21 @@ class Block(collections.namedtuple("Block", "dataset model noise_kind kind colum
             return None
         return paper_results.find_row(self.paper_table, loss, output_bias)
 
+    @property
+    def comparable_table(self):
+        return paper_results.comparable_table(self.dataset, self.model)
+
+    def comparable_row(self, row):
+        """The row of the comparable paper table with this loss and eps, or None."""
+        loss, output_bias, setting = row
+        if setting or self.comparable_table is None:
+            return None
+        return paper_results.find_row(self.comparable_table, loss, output_bias)
+
 
 def _row_order(block_key, rows):
     dataset, model, _ = block_key
-    table = paper_results.table_for(dataset, model) or (
-        "table3" if dataset == "cifar100" else "table2"
-    )
+    table = paper_results.comparable_table(dataset, model) or "table2"
     order = [(row.loss, row.output_bias) for row in paper_results.table(table).rows]
 
     def position(row):
@@ -186,11 +205,18 @@ def _row_order(block_key, rows):
     return sorted(rows, key=position)
 
 
+def _block_order(item):
+    dataset, model, noise_kind = item[0]
+    position = list(data.DATASETS).index(dataset) if dataset in data.DATASETS else len(data.DATASETS)
+    return position, dataset, model, noise_kind
+
+
 def group_blocks(results_list):
     """The tables of a list of `RunResult`s (see the module docstring).
 
     Returns:
-        A list of `Block`, sorted by dataset, model and noise kind.
+        A list of `Block`, sorted by dataset (in the order of
+        `keras_robust.data.DATASETS`), model and noise kind.
     """
     by_block = collections.defaultdict(lambda: collections.defaultdict(list))
     for run in results_list:
@@ -198,7 +224,7 @@ def group_blocks(results_list):
         row_key = (run.settings["loss"], float(run.settings["output_bias"] or 0.0))
         by_block[block_key][row_key].append(run)
     blocks = []
-    for block_key, by_row in sorted(by_block.items()):
+    for block_key, by_row in sorted(by_block.items(), key=_block_order):
         learning_rate_grid = any(
             len({(run.settings["noise_rate"], run.settings["learning_rate"]) for run in runs})
             > len({run.settings["noise_rate"] for run in runs})
@@ -291,6 +317,116 @@ def noise_table(block):
             line.append(len(cell.runs) if cell else 0)
         rows.append(line)
     return markdown_table(header, rows)
+
+
+def kendall_tau(x, y):
+    """Kendall's tau-b of two equally long sequences (ties allowed).
+
+    `(concordant - discordant) / sqrt((n0 - ties_x) (n0 - ties_y))` over the
+    `n0 = n (n - 1) / 2` pairs, as `scipy.stats.kendalltau` computes it; None
+    when either sequence is constant or has fewer than two values.
+    """
+    if len(x) != len(y):
+        raise ValueError(
+            f"Arguments `x` and `y` must have the same length. Received: {len(x)} and {len(y)}"
+        )
+    concordant = discordant = tied_x = tied_y = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                tied_x += 1
+                tied_y += 1
+            elif dx == 0:
+                tied_x += 1
+            elif dy == 0:
+                tied_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    pairs = len(x) * (len(x) - 1) // 2
+    denominator = math.sqrt((pairs - tied_x) * (pairs - tied_y))
+    return (concordant - discordant) / denominator if denominator else None
+
+
+def rank_agreement(block):
+    """Per noise rate, how the ranking of the block's losses agrees with the paper's.
+
+    The block's rows that the comparable paper table has
+    (`paper_results.comparable_table`) are ranked by mean final test
+    accuracy, and the paper's by `paper_results.reference_values`.
+
+    Returns:
+        A list of `(noise_rate, tau, swapped)`: Kendall's tau-b over the
+        rows both have, and the pairs of row labels `(a, b)` where `a` is
+        ahead of `b` in the paper and behind it here. Noise rates the paper
+        has no column for, or with fewer than three common rows, are left
+        out.
+    """
+    agreement = []
+    for noise_rate in block.columns:
+        paper = paper_results.reference_values(block.dataset, block.model, noise_rate)
+        common = []
+        for row, cells in block.rows.items():
+            paper_row = block.comparable_row(row)
+            cell = cells.get(noise_rate)
+            if paper_row is None or cell is None or cell.statistic is None:
+                continue
+            common.append((block.label(row), cell.statistic[0], paper[paper_row.key]))
+        if not paper or len(common) < 3:
+            continue
+        ours = [mean for _, mean, _ in common]
+        theirs = [value for _, _, value in common]
+        swapped = [
+            (label_a, label_b)
+            for label_a, ours_a, paper_a in common
+            for label_b, ours_b, paper_b in common
+            if paper_a > paper_b and ours_a < ours_b
+        ]
+        agreement.append((noise_rate, kendall_tau(ours, theirs), swapped))
+    return agreement
+
+
+def _reference_title(block):
+    name = block.comparable_table.replace("table", "Table ")
+    blocks = paper_results.TABLE_BLOCKS[block.comparable_table]
+    if block.paper_table or len(blocks) == 1:
+        model_names = ", ".join(f"{dataset} {model}" for dataset, model in blocks)
+        return f"Paper {name} ({model_names})"
+    return f"Paper {name}, mean of its {len(blocks)} blocks"
+
+
+def reference_table(block):
+    """The Markdown of the paper's values of a block's rows, for a block the paper does not have."""
+    columns = [
+        rate for rate in block.columns
+        if paper_results.reference_values(block.dataset, block.model, rate)
+    ]
+    keys = {block.comparable_row(row).key for row in block.rows if block.comparable_row(row)}
+    rows = []
+    for row in paper_results.table(block.comparable_table).rows:
+        if row.key not in keys:
+            continue
+        line = [row.label]
+        for rate in columns:
+            value = paper_results.reference_values(block.dataset, block.model, rate)[row.key]
+            line.append(f"{value:.2f}")
+        rows.append(line)
+    header = ["Loss"] + [f"Noise {_percent(rate)}" for rate in columns]
+    return markdown_table(header, rows)
+
+
+def agreement_table(block):
+    """The Markdown of `rank_agreement(block)`, or None when there is none."""
+    agreement = rank_agreement(block)
+    if not agreement:
+        return None
+    rows = []
+    for noise_rate, tau, swapped in agreement:
+        pairs = "; ".join(f"{a} ahead of {b} in the paper, behind here" for a, b in swapped)
+        rows.append([_percent(noise_rate), "–" if tau is None else f"{tau:+.2f}", pairs or "none"])
+    return markdown_table(["Noise", "Kendall's tau", "losses that swap places"], rows)
 
 
 def choose_learning_rates(block):
@@ -392,7 +528,27 @@ def markdown_report(results_list):
                 heading += f", noise rate {_percent(block.columns[0])}"
             table = noise_table(block)
         lines += [f"## {block.dataset}, {block.model}, {heading}", "", table, ""]
+        if block.kind == "noise_rate" and block.comparable_table:
+            lines += _comparison(block)
     return "\n".join(lines)
+
+
+def _comparison(block):
+    """The paper's table (for a block it does not have) and the rank agreement."""
+    lines = []
+    agreement = agreement_table(block)
+    if agreement is None:
+        return lines
+    if not block.paper_table:
+        lines += [f"{_reference_title(block)}:", "", reference_table(block), ""]
+    lines += [
+        f"Ranking of the losses against {_reference_title(block)} "
+        "(Kendall's tau-b over the rows both have; +1: same order):",
+        "",
+        agreement,
+        "",
+    ]
+    return lines
 
 
 def best_learning_rates(results_list):
@@ -444,23 +600,16 @@ def _line_style(loss):
     return "--" if loss in _DASHED_LOSSES else "-"
 
 
-def plot_curves(block, noise_rate, path):
-    """Writes the curves of one noise rate of a noise block to `path` (PNG)."""
-    import matplotlib
+def _draw_curves(upper, lower, block, noise_rate, colors):
+    """Draws one block's rows at `noise_rate` on a test (upper) and false-label (lower) axis.
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from matplotlib import ticker
-
-    figure, (upper, lower) = plt.subplots(
-        2, 1, figsize=(8.4, 7.0), sharex=True, height_ratios=(3, 2)
-    )
-    colors = plt.get_cmap("tab10").colors
-    for index, (row, cells) in enumerate(block.rows.items()):
+    `colors` maps each row label to its colour, the same in every column.
+    """
+    for row, cells in block.rows.items():
         if noise_rate not in cells:
             continue
         style = {
-            "color": colors[index % len(colors)],
+            "color": colors[block.label(row)],
             "linestyle": _line_style(row[0]),
             "label": block.label(row),
         }
@@ -476,22 +625,70 @@ def plot_curves(block, noise_rate, path):
                 color=style["color"],
                 alpha=0.2,
             )
-    upper.set_ylabel("test accuracy (%)")
-    upper.set_title(
-        f"{block.dataset}, {block.model}, {_percent(noise_rate)} {block.noise_kind} "
-        "noise (mean ± s.e. over seeds)"
-    )
-    upper.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    lower.set_ylabel("false-label accuracy (%)")
-    lower.set_xlabel("epoch")
-    lower.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     if not lower.lines:
         lower.text(
             0.5, 0.5, "no noisy training labels",
             ha="center", va="center", transform=lower.transAxes,
         )
-    for axis in (upper, lower):
-        axis.grid(alpha=0.3)
+
+
+def plot_curves(panels, path):
+    """Writes the learning curves of one or more blocks to `path` (PNG).
+
+    Args:
+        panels: `(block, noise_rate)` pairs of noise blocks, one column each:
+            test accuracy per epoch above, false-label accuracy below, one
+            line per row (mean over seeds) with a band of +- one standard
+            error, the legend under the column.
+        path: The PNG file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib import ticker
+
+    columns = len(panels)
+    num_rows = max(len(block.rows) for block, _ in panels)
+    figure, axes = plt.subplots(
+        2, columns, figsize=(5.2 * columns, 6.6 + 0.22 * num_rows),
+        sharex="col", height_ratios=(3, 2), squeeze=False,
+    )
+    labels = list(dict.fromkeys(
+        block.label(row) for block, _ in panels for row in block.rows
+    ))
+    palette = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20").colors
+    colors = {label: palette[index % len(palette)] for index, label in enumerate(labels)}
+    for column, (block, noise_rate) in enumerate(panels):
+        upper, lower = axes[0, column], axes[1, column]
+        _draw_curves(upper, lower, block, noise_rate, colors)
+        upper.set_title(
+            f"{block.dataset}, {block.model}, {_percent(noise_rate)} {block.noise_kind} noise",
+            fontsize="medium",
+        )
+        lower.set_xlabel("epoch")
+        lower.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        lower.legend(
+            *upper.get_legend_handles_labels(), fontsize="small", ncols=2,
+            loc="upper center", bbox_to_anchor=(0.5, -0.3),
+        )
+        for axis in (upper, lower):
+            axis.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    axes[1, 0].set_ylabel("false-label accuracy (%)")
+    seeds = sorted({
+        len(cells[noise_rate].runs)
+        for block, noise_rate in panels
+        for cells in block.rows.values()
+        if noise_rate in cells
+    })
+    seeds_text = "-".join(map(str, sorted({seeds[0], seeds[-1]})))
+    figure.suptitle(
+        f"Lines: mean over {seeds_text} seed(s); bands: ± one standard error. "
+        "False-label accuracy: accuracy on the mislabelled training images, "
+        "against their true labels.",
+        fontsize="small",
+    )
     figure.tight_layout()
     try:
         atomic_files.save_figure(figure, path, dpi=100)
@@ -505,6 +702,11 @@ def curves_filename(block, noise_rate):
         f"curves_{block.dataset}_{block.model}_{block.noise_kind}_noise"
         f"{int(round(100 * noise_rate)):02d}.png"
     )
+
+
+def combined_curves_filename(noise_kind, noise_rate):
+    """`curves_<noise_kind>_noise<percent>.png`: every block's curves at one noise rate."""
+    return f"curves_{noise_kind}_noise{int(round(100 * noise_rate)):02d}.png"
 
 
 # ---------------------------------------------------------------------------
@@ -537,12 +739,18 @@ def write_report(results_list, output_dir, *, plots=True):
             json.dumps(chosen, indent=2, sort_keys=True) + "\n",
         )
     if plots:
+        panels = collections.defaultdict(list)
         for block in group_blocks(results_list):
             if block.kind != "noise_rate":
                 continue
             for noise_rate in block.columns:
                 path = os.path.join(output_dir, curves_filename(block, noise_rate))
-                plot_curves(block, noise_rate, path)
+                plot_curves([(block, noise_rate)], path)
+                panels[(block.noise_kind, noise_rate)].append((block, noise_rate))
+        for (noise_kind, noise_rate), columns in panels.items():
+            if len(columns) > 1:
+                path = os.path.join(output_dir, combined_curves_filename(noise_kind, noise_rate))
+                plot_curves(columns, path)
     return markdown
 
 

@@ -141,6 +141,65 @@ def test_digits_loads_offline():
     assert dataset.spec.std[0] == pytest.approx(scaled.std(), abs=1e-4)
 
 
+def test_digit_pairs_are_two_digits_of_one_split_side_by_side():
+    digits = data.load_dataset("digits")
+    pairs = data.load_dataset("digit_pairs")
+    assert pairs.spec.num_classes == 100
+    assert pairs.x_train.shape == (5000, 8, 16, 1)
+    assert pairs.x_test.shape == (2000, 8, 16, 1)
+    assert pairs.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(pairs.y_train, minlength=100), 50)
+    np.testing.assert_array_equal(np.bincount(pairs.y_test, minlength=100), 20)
+    scaled = pairs.x_train / 255.0
+    assert pairs.spec.mean[0] == pytest.approx(scaled.mean(), abs=1e-4)
+    assert pairs.spec.std[0] == pytest.approx(scaled.std(), abs=1e-4)
+
+    def labels_by_image(images, labels):
+        table = {}
+        for image, label in zip(images, labels):
+            table.setdefault(image.tobytes(), set()).add(int(label))
+        return table
+
+    train_digits = labels_by_image(digits.x_train, digits.y_train)
+    test_digits = labels_by_image(digits.x_test, digits.y_test)
+    for images, labels, source in (
+        (pairs.x_train, pairs.y_train, train_digits),
+        (pairs.x_test, pairs.y_test, test_digits),
+    ):
+        for image, label in zip(images, labels):
+            left = np.ascontiguousarray(image[:, :8]).tobytes()
+            right = np.ascontiguousarray(image[:, 8:]).tobytes()
+            # Class arithmetic: 10 * left digit + right digit, both halves
+            # images of the same split (no test digit in a training pair).
+            assert label // 10 in source[left] and label % 10 in source[right]
+    only_in_test = set(test_digits) - set(train_digits)
+    train_halves = {
+        np.ascontiguousarray(half).tobytes()
+        for image in pairs.x_train
+        for half in (image[:, :8], image[:, 8:])
+    }
+    assert only_in_test and not train_halves & only_in_test
+
+
+def test_digit_pairs_are_the_same_on_every_load():
+    first, second = data.load_dataset("digit_pairs"), data.load_dataset("digit_pairs")
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+
+
+def test_digit_pairs_noise_and_false_label_set():
+    pairs = data.load_dataset("digit_pairs")
+    pipelines = data.make_pipelines(pairs, batch_size=50, noise_rate=0.4, seed=3)
+    assert pipelines.noise_mask.sum() == 2000
+    changed = pipelines.noisy_labels != pairs.y_train
+    assert not changed[~pipelines.noise_mask].any()
+    # A redrawn label keeps its class with probability 1/100: 20 expected.
+    assert (pipelines.noise_mask & ~changed).sum() <= 40
+    assert set(np.unique(pipelines.noisy_labels[pipelines.noise_mask])) == set(range(100))
+    labels = np.concatenate([labels for _, labels in _take(pipelines.false_label_dataset(), -1)])
+    np.testing.assert_array_equal(labels, pairs.y_train[pipelines.noise_mask])
+
+
 def test_unknown_dataset_lists_known_ones():
     with pytest.raises(ValueError, match="Known datasets.*cifar10"):
         data.load_dataset("mnist10")

@@ -9,7 +9,7 @@ from recipes import config as config_lib
 from recipes import paper_results
 from recipes.configs import common
 
-SWEEP_CONFIGS = ("quickstart", "table2", "table3", "lr_grid")
+SWEEP_CONFIGS = ("quickstart", "offline_replication", "table2", "table3", "lr_grid")
 
 
 def _config_module(name):
@@ -84,17 +84,54 @@ def test_quickstart_is_the_readme_experiment():
     module = _config_module("quickstart")
     config = module.get_config()
     sweep = module.get_sweep()
-    assert len(sweep) == 4 * 3
+    # boundCE* is boundCE at 10 classes (eq. 2 gives eps 0.0016, 0.0 rounded).
+    assert len(sweep) == (5 + 6) * 3
     resolved = {
-        (p["loss"], p["output_bias"]): config_lib.resolve(config_lib.override(config, p))
+        (p["dataset"], p["loss"], p["output_bias"]): config_lib.resolve(
+            config_lib.override(config, p)
+        )
         for p in sweep
     }
-    assert set(resolved) == {("ce", 0.0), ("mae", 0.5), ("gce", 0.0), ("boundce", 0.0)}
-    gce = resolved[("gce", 0.0)]
+    # eps: paper Sec. 3.2 / Tables 2-3 (MAE* 0.5 and 3.0, boundCE* 0 and 2.5).
+    assert set(resolved) == {
+        ("digits", "ce", 0.0), ("digits", "mae", 0.0), ("digits", "mae", 0.5),
+        ("digits", "gce", 0.0), ("digits", "boundce", 0.0),
+        ("digit_pairs", "ce", 0.0), ("digit_pairs", "mae", 0.0), ("digit_pairs", "mae", 3.0),
+        ("digit_pairs", "gce", 0.0), ("digit_pairs", "boundce", 0.0),
+        ("digit_pairs", "boundce", 2.5),
+    }
+    gce = resolved[("digits", "gce", 0.0)]
     assert (gce.dataset, gce.model, gce.noise_rate, gce.epochs) == ("digits", "mlp1024", 0.4, 20)
     assert (gce.learning_rate, gce.momentum, gce.batch_size, gce.lr_decay) == (0.01, 0.95, 32, 0.95)
     assert dict(gce.loss_kwargs) == {"q": 0.7}
     assert {p["seed"] for p in sweep} == {0, 1, 2}
+    (point,) = module.get_sweep("datasets=digit_pairs,losses=boundce*,seeds=1")
+    assert point == {"dataset": "digit_pairs", "loss": "boundce", "output_bias": 2.5, "seed": 1}
+    with pytest.raises(common.ConfigArgumentError, match="datasets=cifar10 is not allowed"):
+        module.get_sweep("datasets=cifar10")
+
+
+def test_offline_replication_covers_both_tables():
+    module = _config_module("offline_replication")
+    sweep = module.get_sweep()
+    noise_rates = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8)
+    assert len(sweep) == (9 + 10) * len(noise_rates) * 5
+    rows = {
+        dataset: {(p["loss"], p["output_bias"]) for p in sweep if p["dataset"] == dataset}
+        for dataset in ("digits", "digit_pairs")
+    }
+    assert rows["digits"] == {(r.loss, r.output_bias) for r in paper_results.TABLE2_ROWS}
+    assert rows["digit_pairs"] == {(r.loss, r.output_bias) for r in paper_results.TABLE3_ROWS}
+    assert {p["noise_rate"] for p in sweep} == set(noise_rates)
+    config = module.get_config()
+    resolved = config_lib.resolve(config_lib.override(config, sweep[-1]))
+    assert (resolved.model, resolved.epochs, resolved.learning_rate) == ("mlp1024", 20, 0.01)
+    # Table 1's 100-class hyperparameters for the digit pairs.
+    (point,) = module.get_sweep("tables=table3,losses=sce,noise_rates=0.4,seeds=0")
+    sce = config_lib.resolve(config_lib.override(config, point))
+    assert (sce.dataset, dict(sce.loss_kwargs)) == ("digit_pairs", {"alpha": 6.0, "beta": 0.2})
+    with pytest.raises(common.ConfigArgumentError, match="names no row"):
+        module.get_sweep("tables=table2,losses=mae*1.5")
 
 
 def test_learning_rate_grid():

@@ -47,6 +47,12 @@ def test_writes_figure_and_data(tmp_path):
     assert panels[1]["curves"]["MAE*"]["output_bias"] == 3.0
     assert panels[1]["curves"]["boundCE*"]["output_bias"] == 2.5
     assert set(panels[1]["histograms"]) == {"0", "2.5"}
+    # eps = 0 at 10 classes: boundCE* is boundCE, and the legend says so.
+    labels = [figure1.curve_labels(panel) for panel in panels]
+    assert labels[0]["boundCE*"] == "boundCE* eps=0 (coincides with boundCE)"
+    assert labels[1]["boundCE*"] == "boundCE* eps=2.5"
+    assert labels[1]["symCE"].startswith("symCE / 6")
+    assert labels[0]["CE"] == "CE" and labels[1]["MAE*"] == "MAE* eps=3"
 
 
 def test_chunked_error_equals_one_call():

@@ -174,12 +174,17 @@ def _by_hand(accuracies):
     return mean, math.sqrt(variance) / math.sqrt(n)
 
 
-def _table_rows(markdown):
-    rows = {}
+def _table_rows(markdown, header="| Loss"):
+    """The rows of the first table whose header starts with `header`, by first cell."""
+    rows, inside = {}, False
     for line in markdown.splitlines():
-        if line.startswith("| ") and not line.startswith("| Loss"):
+        if line.startswith(header):
+            inside = True
+        elif inside and line.startswith("| "):
             cells = [cell.strip() for cell in line.strip("|").split("|")]
             rows[cells[0]] = cells[1:]
+        elif inside and not line.startswith("|"):
+            break
     return rows
 
 
@@ -202,6 +207,9 @@ def test_noise_table_and_curves(results_dir, tmp_path):
     assert rows["MAE* eps=0.5"][1] == f"**{mean:.2f} ± {error:.2f}** n=3 (paper 89.95 ± 0.06)"
     assert rows["CE"][1] == "72.00 ± 2.00 n=2 (paper 78.21 ± 0.42)"
     assert rows["genCE"] == ["–", "80.00 n=1 (paper 89.92 ± 0.11)"]
+    # Same order as the paper's block at 20 % (MAE* > genCE > CE); 0 % has
+    # only two rows.
+    assert _table_rows(markdown, "| Noise | Kendall") == {"20 %": ["+1.00", "none"]}
 
     assert (output_dir / report.REPORT_FILENAME).read_text(encoding="utf-8") == markdown
     pngs = sorted(path.name for path in output_dir.glob("*.png"))
@@ -213,6 +221,60 @@ def test_noise_table_and_curves(results_dir, tmp_path):
         assert (output_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (output_dir / report.LEARNING_RATES_FILENAME).exists()
     assert not [path for path in output_dir.iterdir() if path.name.startswith(".tmp")]
+
+
+def test_kendall_tau_b():
+    assert report.kendall_tau([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == 1.0
+    assert report.kendall_tau([1, 2, 3, 4, 5], [5, 4, 3, 2, 1]) == -1.0
+    # Concordant (0, 1), (0, 2); discordant (1, 2): (2 - 1) / 3.
+    assert report.kendall_tau([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
+    # Four concordant pairs, one tie in each: 4 / sqrt((6 - 1) (6 - 1)).
+    assert report.kendall_tau([1, 2, 2, 3], [1, 2, 3, 3]) == pytest.approx(0.8)
+    assert report.kendall_tau([1, 1, 1], [1, 2, 3]) is None
+    with pytest.raises(ValueError, match="same length"):
+        report.kendall_tau([1, 2], [1])
+
+
+def test_offline_block_against_the_papers_mean_ranking(tmp_path):
+    rows = {"mae*": 0.86, "ce": 0.84, "boundce": 0.82, "gce": 0.80}
+    settings = {**_ROWS, "boundce": {"loss": "boundce"}}
+    for row, accuracy in rows.items():
+        for seed in (0, 1):
+            _write_run(
+                tmp_path, accuracy=accuracy, dataset="digits", model="mlp1024",
+                noise_rate=0.2, seed=seed, **settings[row],
+            )
+    _write_run(
+        tmp_path, accuracy=0.5, dataset="digit_pairs", model="mlp1024",
+        loss="mae", output_bias=3.0, noise_rate=0.2, seed=0,
+    )
+    markdown = report.write_report(results.load_all(tmp_path), tmp_path / "out")
+    # 10 classes compare with Table 2, as the mean of its four blocks.
+    assert markdown.index("## digits,") < markdown.index("## digit_pairs,")
+    expected = {
+        label: sum(
+            paper_results.TABLE2[(dataset, model, key, 0.2)][0]
+            for dataset, model in paper_results.TABLE_BLOCKS["table2"]
+        ) / 4
+        for label, key in (("CE", "ce"), ("MAE* eps=0.5", "mae*"), ("boundCE", "boundce"),
+                           ("genCE", "gce"))
+    }
+    assert "Paper Table 2, mean of its 4 blocks:" in markdown
+    reference = markdown[markdown.index("Paper Table 2, mean of its 4 blocks:"):]
+    reference_rows = _table_rows(reference)
+    assert reference_rows == {label: [f"{value:.2f}"] for label, value in expected.items()}
+    # Paper: MAE* > genCE > boundCE > CE; here MAE* > CE > boundCE > genCE:
+    # 3 concordant and 3 discordant pairs.
+    assert _table_rows(markdown, "| Noise | Kendall") == {
+        "20 %": [
+            "+0.00",
+            "boundCE ahead of CE in the paper, behind here; "
+            "genCE ahead of CE in the paper, behind here; "
+            "genCE ahead of boundCE in the paper, behind here",
+        ]
+    }
+    # Both blocks share 20 % noise: one figure with a column each.
+    assert (tmp_path / "out" / "curves_symmetric_noise20.png").is_file()
 
 
 def test_single_noise_rate_table_and_settings_split(tmp_path):

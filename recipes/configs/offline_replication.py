@@ -9,8 +9,7 @@ symmetric noise 0, 10, 20, 40, 60 and 80 % (the paper's columns and 80 %)
 and seeds 0-4: (9 + 10) x 6 x 5 = 570 runs, about 75 minutes on two CPU
 cores (see the README for the measured time):
 
-    python -m recipes.main --config=recipes/configs/offline_replication.py \
-        --workdir=runs/offline_replication
+    python -m recipes.main --config=recipes/configs/offline_replication.py --workdir=runs/offline_replication
 
 Like every sweep it resumes after a stop and spreads over workers
 (`--workers=k`, or a chief and workers, `recipes.grid`). Training is the
