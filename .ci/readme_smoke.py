@@ -76,6 +76,11 @@ SMOKE = {
         "python -m recipes.main --config='lr_grid:datasets=digits,losses=ce,"
         "learning_rates=0.001+0.01,seeds=0' "
         f"--workdir=runs/lr_grid {SMALL}",
+    "python -m recipes.main --config=offline_replication "
+    "--workdir=runs/offline_replication":
+        "python -m recipes.main "
+        "--config='offline_replication:losses=ce+mae*3.0,noise_rates=0.4,seeds=0' "
+        f"--workdir=runs/offline_replication {SMALL}",
     "python -m recipes.report --results_dir=runs/table2":
         "python -m recipes.report --results_dir=runs/table2",
     "python -m recipes.figure1":

@@ -359,29 +359,33 @@ def rank_agreement(block):
 
     Returns:
         A list of `(noise_rate, tau, swapped)`: Kendall's tau-b over the
-        rows both have, and the pairs of row labels `(a, b)` where `a` is
-        ahead of `b` in the paper and behind it here. Noise rates the paper
-        has no column for, or with fewer than three common rows, are left
-        out.
+        rows both have, and `(a, b, within_errors)` for each pair of row
+        labels where `a` is ahead of `b` in the paper and behind it here;
+        `within_errors` says whether our two means differ by less than the
+        sum of their standard errors. Noise rates the paper has no column
+        for, or with fewer than three common rows, are left out.
     """
     agreement = []
     for noise_rate in block.columns:
         paper = paper_results.reference_values(block.dataset, block.model, noise_rate)
+        if not paper:
+            continue
         common = []
         for row, cells in block.rows.items():
             paper_row = block.comparable_row(row)
             cell = cells.get(noise_rate)
             if paper_row is None or cell is None or cell.statistic is None:
                 continue
-            common.append((block.label(row), cell.statistic[0], paper[paper_row.key]))
-        if not paper or len(common) < 3:
+            mean, error, _ = cell.statistic
+            common.append((block.label(row), mean, error or 0.0, paper[paper_row.key]))
+        if len(common) < 3:
             continue
-        ours = [mean for _, mean, _ in common]
-        theirs = [value for _, _, value in common]
+        ours = [mean for _, mean, _, _ in common]
+        theirs = [value for _, _, _, value in common]
         swapped = [
-            (label_a, label_b)
-            for label_a, ours_a, paper_a in common
-            for label_b, ours_b, paper_b in common
+            (label_a, label_b, ours_b - ours_a < error_a + error_b)
+            for label_a, ours_a, error_a, paper_a in common
+            for label_b, ours_b, error_b, paper_b in common
             if paper_a > paper_b and ours_a < ours_b
         ]
         agreement.append((noise_rate, kendall_tau(ours, theirs), swapped))
@@ -391,9 +395,10 @@ def rank_agreement(block):
 def _reference_title(block):
     name = block.comparable_table.replace("table", "Table ")
     blocks = paper_results.TABLE_BLOCKS[block.comparable_table]
-    if block.paper_table or len(blocks) == 1:
-        model_names = ", ".join(f"{dataset} {model}" for dataset, model in blocks)
-        return f"Paper {name} ({model_names})"
+    if block.paper_table:
+        return f"Paper {name} ({block.dataset} {block.model})"
+    if len(blocks) == 1:
+        return f"Paper {name} ({blocks[0][0]} {blocks[0][1]})"
     return f"Paper {name}, mean of its {len(blocks)} blocks"
 
 
@@ -424,7 +429,11 @@ def agreement_table(block):
         return None
     rows = []
     for noise_rate, tau, swapped in agreement:
-        pairs = "; ".join(f"{a} ahead of {b} in the paper, behind here" for a, b in swapped)
+        pairs = "; ".join(
+            f"{a} ahead of {b} in the paper, behind here"
+            + (" (within our s.e.)" if within_errors else "")
+            for a, b, within_errors in swapped
+        )
         rows.append([_percent(noise_rate), "–" if tau is None else f"{tau:+.2f}", pairs or "none"])
     return markdown_table(["Noise", "Kendall's tau", "losses that swap places"], rows)
 

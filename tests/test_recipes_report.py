@@ -236,10 +236,13 @@ def test_kendall_tau_b():
 
 
 def test_offline_block_against_the_papers_mean_ranking(tmp_path):
-    rows = {"mae*": 0.86, "ce": 0.84, "boundce": 0.82, "gce": 0.80}
+    # Two seeds each: means 86, 84, 82 and 81 %, standard errors 0, 0, 0
+    # and 2 (genCE), so genCE's swap with boundCE is within the errors.
+    rows = {"mae*": (0.86, 0.86), "ce": (0.84, 0.84), "boundce": (0.82, 0.82),
+            "gce": (0.79, 0.83)}
     settings = {**_ROWS, "boundce": {"loss": "boundce"}}
-    for row, accuracy in rows.items():
-        for seed in (0, 1):
+    for row, accuracies in rows.items():
+        for seed, accuracy in enumerate(accuracies):
             _write_run(
                 tmp_path, accuracy=accuracy, dataset="digits", model="mlp1024",
                 noise_rate=0.2, seed=seed, **settings[row],
@@ -248,6 +251,12 @@ def test_offline_block_against_the_papers_mean_ranking(tmp_path):
         tmp_path, accuracy=0.5, dataset="digit_pairs", model="mlp1024",
         loss="mae", output_bias=3.0, noise_rate=0.2, seed=0,
     )
+    # A noise rate the paper has no column for: in our table, not compared.
+    for row in ("ce", "mae*", "gce"):
+        _write_run(
+            tmp_path, accuracy=0.3, dataset="digits", model="mlp1024",
+            noise_rate=0.8, seed=0, **_ROWS[row],
+        )
     markdown = report.write_report(results.load_all(tmp_path), tmp_path / "out")
     # 10 classes compare with Table 2, as the mean of its four blocks.
     assert markdown.index("## digits,") < markdown.index("## digit_pairs,")
@@ -270,7 +279,7 @@ def test_offline_block_against_the_papers_mean_ranking(tmp_path):
             "+0.00",
             "boundCE ahead of CE in the paper, behind here; "
             "genCE ahead of CE in the paper, behind here; "
-            "genCE ahead of boundCE in the paper, behind here",
+            "genCE ahead of boundCE in the paper, behind here (within our s.e.)",
         ]
     }
     # Both blocks share 20 % noise: one figure with a column each.
