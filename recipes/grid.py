@@ -304,7 +304,8 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
       first trial of a reloaded search (keras-team/keras-tuner#1055); here
       everything follows from the stored trials. Trials that failed in an
       earlier start are queued for one more try (an interrupted trial is
-      requeued by the base class). The oracle's files are written
+      requeued by the base class), and so are finished trials whose
+      results file went missing or was damaged. The oracle's files are written
       atomically, so a chief killed while saving reloads.
     - Dead workers: `requeue_dead_trials` puts back in the queue every
       running trial whose run's lease (`recipes.lease`) has had no
@@ -356,6 +357,13 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
 
     def _run_dir(self, trial):
         return os.path.join(self.workdir, str(trial.hyperparameters.values.get("run")))
+
+    def _has_results(self, trial):
+        try:
+            results_lib.read(self._run_dir(trial))
+        except (FileNotFoundError, results_lib.DamagedResultsError):
+            return False
+        return True
 
     def _held_by_live_worker(self, trial_id):
         info = lease_lib.read(self._run_dir(self.trials[trial_id]))
@@ -477,6 +485,12 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
 
     def reload(self):
         super().reload()  # queues again the trials that were running
+        for trial_id in sorted(self.trials):
+            trial = self.trials[trial_id]
+            if (trial.status == _Status.COMPLETED and trial_id not in self._retry_queue
+                    and not self._has_results(trial)):
+                # Its results file went missing or was damaged since.
+                self._retry_queue.append(trial_id)
         if self._retry_queue:
             runs = [self.trials[trial_id].hyperparameters.values.get("run")
                     for trial_id in self._retry_queue]

@@ -2,6 +2,8 @@
 
 import collections
 import io
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,3 +106,42 @@ def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd):
     out = capfd.readouterr().out
     assert "4 runs in" in out and "2 at a time" in out
     assert "[tuner0] Worker tuner0 done" in out and "[tuner1] Worker tuner1 done" in out
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as file:
+            return [int(child) for child in file.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _is_running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_children_die_with_a_killed_launcher(tmp_path):
+    config, sweep = _config_and_sweep()
+    grid.write_sweep_file(config, sweep, tmp_path)
+    launcher = subprocess.Popen(
+        [sys.executable, "-c",
+         f"from recipes import grid; grid.launch_local_workers({str(tmp_path)!r}, 2)"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(launcher.pid)) < 3:
+        assert time.monotonic() < deadline and launcher.poll() is None
+        time.sleep(0.05)
+    children = _children(launcher.pid)
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    deadline = time.monotonic() + 30
+    while any(_is_running(child) for child in children):
+        assert time.monotonic() < deadline, "a child outlived its launcher"
+        time.sleep(0.1)
