@@ -37,6 +37,24 @@ Every sweep also leaves `<workdir>/sweep.json` (the base config and the
 points), so a worker can join it without the config file:
 `python -m recipes.grid --workdir=/shared/table2` with the same variables.
 
+Dead processes (see `RunGridOracle`, `serve_chief`, `PatientStub` and
+`recipes.lease`): a worker holds a lease on the run it trains
+(`<run dir>/lease.json`, touched every quarter of
+`KERAS_ROBUST_HEARTBEAT_TIMEOUT`, 120 s by default, by a thread); the chief
+puts back in the queue the run of a worker whose lease had no heartbeat
+for that long (on the same host: whose process is gone), and the next
+worker resumes it from its checkpoint. A worker that was only slow sees
+that its lease was taken and stops the run at its next batch, so a run is
+never trained by two workers at once. A worker that asks while every
+point is taken but not done waits (IDLE) instead of exiting. A chief
+killed and started again on the same port reloads its state from
+`<workdir>/tuner/`; a worker whose chief does not answer retries with
+backoff for `KERAS_ROBUST_CHIEF_TIMEOUT` seconds (300 by default), then
+exits with one line and status 1 (status 0 if every run has its results).
+The chief prints what it waits for every heartbeat timeout and stops once
+every trial ended and the live workers were told to stop. The children
+of `--workers=k` die with their launcher, even on SIGKILL.
+
 One accelerator, several runs: when one run cannot fill the device (the
 MLP at batch 32 leaves a GPU mostly idle), `workers=k` (`--workers=k` of
 `recipes.main`) trains k runs at a time on this machine: this process
@@ -458,7 +476,7 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
     @keras_tuner.synchronized
     def update_trial(self, trial_id, metrics, step=0):
         if trial_id not in self.trials:
-            return keras_tuner.engine.trial.Trial(self.get_space(), trial_id, _Status.RUNNING)
+            return keras_tuner.engine.trial.Trial(self.get_space(), trial_id=trial_id, status=_Status.RUNNING)
         return super().update_trial(trial_id, metrics, step=step)
 
     @keras_tuner.synchronized
@@ -543,13 +561,15 @@ class PatientStub:
     keras-tuner's `OracleClient` waits up to an hour per call. Here each
     attempt waits at most `attempt_seconds`; an unreachable chief is tried
     again with exponential backoff (1 s, 2 s, ... up to 30 s) for
-    `chief_timeout()` seconds in all, then `ChiefLostError` is raised. A
+    `patience` seconds in all, then `ChiefLostError` is raised; at once if
+    `sweep_is_done()` says every run has its results (the chief ended). A
     chief restarted on the same address is found again. Every call of the
     sweep can be repeated safely (a repeated CreateTrial returns the same
     trial).
     """
 
-    def __init__(self, address, patience, attempt_seconds=10.0, out=sys.stderr):
+    def __init__(self, address, patience, attempt_seconds=10.0, out=sys.stderr,
+                 sweep_is_done=lambda: False):
         import grpc
         from keras_tuner.src import protos
 
@@ -567,6 +587,7 @@ class PatientStub:
         self._patience = patience
         self._attempt_seconds = attempt_seconds
         self._out = out
+        self._sweep_is_done = sweep_is_done
 
     def __getattr__(self, name):
         import grpc
@@ -589,7 +610,7 @@ class PatientStub:
                     if error.code() not in retried:
                         raise
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._sweep_is_done():
                     raise ChiefLostError(
                         f"{tuner_id()}: lost the chief at {self._address}: no answer "
                         f"for {self._patience:g} s ({CHIEF_TIMEOUT_ENV}); start the "
@@ -627,7 +648,11 @@ class RunGridTuner(keras_tuner.Tuner):
             address = (
                 f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
             )
-            self.oracle.stub = PatientStub(address, chief_timeout())
+            points = self.hypermodel.points.values()
+            self.oracle.stub = PatientStub(
+                address, chief_timeout(),
+                sweep_is_done=lambda: all(point.is_finished() for point in points),
+            )
 
     def search(self, *fit_args, **fit_kwargs):
         if distribute_utils.is_chief_oracle():
@@ -819,7 +844,10 @@ def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
             write_sweep_file(config, sweep, workdir)
         print(f"{len(points)} runs in {workdir} ({tuner_id()})", flush=True)
         try:
-            make_tuner(points, workdir, callbacks).search(verbose=0)
+            if is_distributed_worker() and all(point.is_finished() for point in points):
+                print(f"{tuner_id()}: every run has its results; nothing to do.", flush=True)
+            else:
+                make_tuner(points, workdir, callbacks).search(verbose=0)
         except ChiefLostError:
             if not all(point.is_finished() for point in points):
                 raise

@@ -30,17 +30,6 @@ TIMEOUT = 240
 HEARTBEAT_TIMEOUT = "3"
 
 
-def _config_and_sweep():
-    config = config_lib.override(
-        config_lib.get_default_config(),
-        {
-            "dataset": "digits", "model": "mlp1024", "noise_rate": 0.2, "epochs": 3,
-            "train_size": 256, "learning_rate": 0.01, "verbose": 0,
-        },
-    )
-    return config, [{"loss": loss, "seed": seed} for loss in ("ce", "gce") for seed in (0, 1)]
-
-
 class _Process:
     """A `python -m recipes.grid` child whose output goes to a log file."""
 
@@ -116,8 +105,8 @@ def _comparable(run_dir):
     return stored
 
 
-def test_sweep_survives_a_killed_worker_and_a_killed_chief(tmp_path):
-    config, sweep = _config_and_sweep()
+def test_sweep_survives_a_killed_worker_and_a_killed_chief(tmp_path, tiny_grid):
+    config, sweep = tiny_grid(epochs=3, train_size=256)
     run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
     baseline, workdir = tmp_path / "baseline", tmp_path / "faulty"
     grid.write_sweep_file(config, sweep, baseline)
@@ -166,12 +155,11 @@ def test_sweep_survives_a_killed_worker_and_a_killed_chief(tmp_path):
     assert "Worker tuner0 done" in tuner0.text()
 
 
-def test_a_new_worker_waits_for_taken_points_instead_of_exiting(tmp_path):
+def test_a_new_worker_waits_for_taken_points_instead_of_exiting(tmp_path, tiny_grid):
     """Every point taken by a worker that then died: a new worker id gets
     the points once their heartbeat times out, and never exits "done"
     with results missing."""
-    config, sweep = _config_and_sweep()
-    sweep = sweep[:2]
+    config, sweep = tiny_grid(losses=("ce",), epochs=3, train_size=256)
     run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
     workdir = tmp_path / "sweep"
     grid.write_sweep_file(config, sweep, workdir)

@@ -16,17 +16,6 @@ from recipes import grid
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 
 
-def _config_and_sweep():
-    config = config_lib.override(
-        config_lib.get_default_config(),
-        {
-            "dataset": "digits", "model": "mlp1024", "noise_rate": 0.2, "epochs": 1,
-            "train_size": 64, "learning_rate": 0.01, "verbose": 0,
-        },
-    )
-    return config, [{"loss": loss, "seed": seed} for loss in ("ce", "gce") for seed in (0, 1)]
-
-
 def test_worker_environments():
     base = {
         "PATH": "/bin",
@@ -50,8 +39,8 @@ def test_worker_environments():
     assert chief["CUDA_VISIBLE_DEVICES"] == "" and worker["CUDA_VISIBLE_DEVICES"] == "1"
 
 
-def test_bad_workers(tmp_path, monkeypatch):
-    config, sweep = _config_and_sweep()
+def test_bad_workers(tmp_path, monkeypatch, tiny_grid):
+    config, sweep = tiny_grid()
     for bad in (-2, 1.5, "2", True):
         with pytest.raises(grid.SweepError, match="--workers=.* is not allowed"):
             grid.run_sweep(config, sweep, tmp_path, workers=bad)
@@ -90,12 +79,12 @@ def test_a_failing_child_stops_the_others(tmp_path, monkeypatch):
     assert "[tuner0] tuner0 fails" in out.getvalue()
 
 
-def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd):
+def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd, tiny_grid):
     for name in grid.DISTRIBUTED_ENV:
         monkeypatch.delenv(name, raising=False)
     # Three processes share the test machine's cores.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    config, sweep = _config_and_sweep()
+    config, sweep = tiny_grid()
     finished = grid.run_sweep(config, sweep, tmp_path, workers=2)
 
     run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
@@ -125,8 +114,8 @@ def _is_running(pid):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_children_die_with_a_killed_launcher(tmp_path):
-    config, sweep = _config_and_sweep()
+def test_children_die_with_a_killed_launcher(tmp_path, tiny_grid):
+    config, sweep = tiny_grid()
     grid.write_sweep_file(config, sweep, tmp_path)
     launcher = subprocess.Popen(
         [sys.executable, "-c",
