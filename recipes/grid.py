@@ -91,6 +91,7 @@ import traceback
 import keras_tuner
 from absl import app
 from absl import flags
+from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.distribute import utils as distribute_utils
 
 from recipes import atomic_files
@@ -236,6 +237,8 @@ def read_sweep_file(workdir):
         raise SweepError(
             f"{path} does not exist: no sweep was started in that directory."
         ) from None
+    except OSError as error:
+        raise SweepError(f"{path} cannot be read ({error.strerror}).") from None
     except (ValueError, KeyError, TypeError) as error:
         raise SweepError(f"{path} is damaged ({error}).") from None
 
@@ -492,6 +495,8 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
             self._retry_queue.remove(trial.trial_id)
         self._handed_out.pop(trial.trial_id, None)
         super().end_trial(trial)
+        # The base class saves before it drops the trial from the running ones.
+        self.save()
 
     def set_state(self, state):
         super().set_state(state)
@@ -660,7 +665,14 @@ class RunGridTuner(keras_tuner.Tuner):
             self.save()
             serve_chief(self.oracle)
             return
-        super().search(*fit_args, **fit_kwargs)
+        # keras-tuner prints the traceback of every failed trial; RunGrid.fit
+        # reports its own (one line for a run taken over by another worker).
+        debug = keras_tuner_config.DEBUG
+        keras_tuner_config.DEBUG = False
+        try:
+            super().search(*fit_args, **fit_kwargs)
+        finally:
+            keras_tuner_config.DEBUG = debug
 
     def pre_create_trial(self):
         # The previous answer was IDLE (every point taken, some running).
