@@ -59,7 +59,10 @@ def parse_args(argv=None):
     parser.add_argument("--kills_per_round", type=int, default=5)
     parser.add_argument("--heartbeat_timeout", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=None, help="of the killer (default: random)")
-    parser.add_argument("--workdir", default=None, help="default: a temporary directory")
+    parser.add_argument(
+        "--workdir", default=None,
+        help="default: a temporary directory, removed at the end unless something failed",
+    )
     return parser.parse_args(argv)
 
 
@@ -213,7 +216,9 @@ def main(argv=None):
         f"failed on their own: {figures['failed']}, wall time: {wall:.0f} s"
     )
     if figures["duplicates"] or figures["lost"] or figures["failed"]:
-        sys.exit(1)
+        sys.exit(f"Kept for inspection: {root}")
+    if args.workdir is None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
