@@ -130,6 +130,9 @@ SMOKE = {
     "KERAS_BACKEND=jax python benchmarks/bench_shared_device.py --max_workers 3":
         'KERAS_BACKEND=jax python "$CHECKOUT/benchmarks/bench_shared_device.py" '
         "--max_workers 2 --repeats 1",
+    "python benchmarks/soak_sweep.py --minutes=7":
+        'python "$CHECKOUT/benchmarks/soak_sweep.py" --minutes=0.01 --losses=ce '
+        "--seeds=2 --epochs=1 --train_size=64 --kills_per_round=2",
     # Test commands: .ci/run runs them in the checkout.
     "python -m pytest -n 2": None,
     "KERAS_BACKEND=jax python -m pytest -n 2 -m backend_independent": None,

@@ -13,7 +13,9 @@ One job per module (the shape of flax's examples and big_vision):
   `recipes.checkpoint`: a run's resumable state.
 - `recipes.results`: the one record of a finished run (`results.json`).
 - `recipes.grid`: the keras-tuner work queue of any sweep (resumable,
-  distributable over processes and machines).
+  distributable over processes and machines, surviving dead workers and
+  chiefs); `recipes.lease`: which worker trains a run now (a lease file
+  with a heartbeat).
 - `recipes.report`: statistics, Markdown tables and curves of finished
   runs beside the paper's numbers (`recipes.paper_results`).
 - `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.

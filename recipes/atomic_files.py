@@ -6,7 +6,9 @@ then `os.replace` (atomic on POSIX and Windows). On any error, interruption
 included, the temporary file is removed and the error propagates.
 `append_json_line` adds one line to a log with a single `O_APPEND` write,
 which concurrent workers may share. `set_aside` renames a damaged file or
-directory out of the way, keeping it for inspection. Every file gets the
+directory out of the way, keeping it for inspection;
+`remove_stale_temporaries` removes the temporary files a killed writer
+left behind. Every file gets the
 mode a plain `open(path, "w")` would give it (0666 less the umask, so 0644
 by default), so that other users of a shared file system can read a
 sweep's results.
@@ -16,6 +18,8 @@ import contextlib
 import json
 import os
 import tempfile
+
+TEMPORARY_PREFIX = ".tmp-"
 
 
 def _current_umask():
@@ -41,7 +45,7 @@ def _temporary_beside(path, suffix):
     """Yields a temporary path next to `path`; moves it onto `path` on success."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=TEMPORARY_PREFIX, suffix=suffix)
     os.close(handle)
     try:
         yield temporary
@@ -97,6 +101,26 @@ def set_aside(path):
         target = f"{path}.damaged-{number}"
     os.replace(path, target)
     return target
+
+
+def remove_stale_temporaries(directory):
+    """Removes the temporary files of interrupted writes in `directory`; returns their paths.
+
+    Call it only where no other process writes at the same time (a run
+    directory whose run this process holds).
+    """
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in sorted(names):
+        path = os.path.join(directory, name)
+        if name.startswith(TEMPORARY_PREFIX) and os.path.isfile(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                removed.append(path)
+    return removed
 
 
 def append_json_line(path, entry):

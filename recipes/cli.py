@@ -2,10 +2,13 @@
 
 Every script of the recipes (`main`, `grid`, `report`, `figure1`) reports
 a usage error as one line on stderr and exits with status 2, before any
-work, never with absl's help text or a traceback.
+work, never with absl's help text or a traceback. A warning (a damaged
+file set aside, a damaged results file skipped) is one line too:
+`one_line_warnings`.
 """
 
 import sys
+import warnings
 
 from absl import flags
 
@@ -18,6 +21,15 @@ def usage_error(program, message):
     sys.exit(USAGE_ERROR_STATUS)
 
 
+def _format_warning(message, category, filename, lineno, line=None):
+    return f"{category.__name__}: {' '.join(str(message).split())}\n"
+
+
+def one_line_warnings():
+    """Prints every Python warning as one line, `Category: message`, without its source line."""
+    warnings.formatwarning = _format_warning
+
+
 def flags_parser(program, flag_values=flags.FLAGS):
     """An `absl.app.run(flags_parser=...)` that reports mistakes in one line.
 
@@ -26,6 +38,7 @@ def flags_parser(program, flag_values=flags.FLAGS):
     """
 
     def parse(argv):
+        one_line_warnings()
         try:
             remaining = flag_values(argv)
         except flags.Error as error:

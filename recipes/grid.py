@@ -37,6 +37,24 @@ Every sweep also leaves `<workdir>/sweep.json` (the base config and the
 points), so a worker can join it without the config file:
 `python -m recipes.grid --workdir=/shared/table2` with the same variables.
 
+Dead processes (see `RunGridOracle`, `serve_chief`, `PatientStub` and
+`recipes.lease`): a worker holds a lease on the run it trains
+(`<run dir>/lease.json`, touched every quarter of
+`KERAS_ROBUST_HEARTBEAT_TIMEOUT`, 120 s by default, by a thread); the chief
+puts back in the queue the run of a worker whose lease had no heartbeat
+for that long (on the same host: whose process is gone), and the next
+worker resumes it from its checkpoint. A worker that was only slow sees
+that its lease was taken and stops the run at its next batch, so a run is
+never trained by two workers at once. A worker that asks while every
+point is taken but not done waits (IDLE) instead of exiting. A chief
+killed and started again on the same port reloads its state from
+`<workdir>/tuner/`; a worker whose chief does not answer retries with
+backoff for `KERAS_ROBUST_CHIEF_TIMEOUT` seconds (300 by default), then
+exits with one line and status 1 (status 0 if every run has its results).
+The chief prints what it waits for every heartbeat timeout and stops once
+every trial ended and the live workers were told to stop. The children
+of `--workers=k` die with their launcher, even on SIGKILL.
+
 One accelerator, several runs: when one run cannot fill the device (the
 MLP at batch 32 leaves a GPU mostly idle), `workers=k` (`--workers=k` of
 `recipes.main`) trains k runs at a time on this machine: this process
@@ -73,10 +91,13 @@ import traceback
 import keras_tuner
 from absl import app
 from absl import flags
+from keras_tuner.src import config as keras_tuner_config
+from keras_tuner.src.distribute import utils as distribute_utils
 
 from recipes import atomic_files
 from recipes import cli
 from recipes import config as config_lib
+from recipes import lease as lease_lib
 from recipes import results as results_lib
 from recipes import train_lib
 
@@ -84,6 +105,12 @@ LOG_FILENAME = "sweep_log.jsonl"
 SWEEP_FILENAME = "sweep.json"
 TUNER_DIRNAME = "tuner"
 OBJECTIVE = "test_accuracy"
+CHIEF_TIMEOUT_ENV = "KERAS_ROBUST_CHIEF_TIMEOUT"
+DEFAULT_CHIEF_TIMEOUT_SECONDS = 300.0
+# Set by the `--workers` launcher in its children's environment.
+LAUNCHER_PID_ENV = "KERAS_ROBUST_LAUNCHER_PID"
+# How often a worker asks again while every point is taken but not done.
+IDLE_POLL_SECONDS = 1.0
 # The variables that make a process a chief or worker of a distributed sweep.
 DISTRIBUTED_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 # Settings that let several processes share one accelerator (an explicit
@@ -210,6 +237,8 @@ def read_sweep_file(workdir):
         raise SweepError(
             f"{path} does not exist: no sweep was started in that directory."
         ) from None
+    except OSError as error:
+        raise SweepError(f"{path} cannot be read ({error.strerror}).") from None
     except (ValueError, KeyError, TypeError) as error:
         raise SweepError(f"{path} is damaged ({error}).") from None
 
@@ -222,8 +251,12 @@ class RunGrid(keras_tuner.HyperModel):
     """A hypermodel whose only hyperparameter picks one run of the sweep.
 
     `build(hp)` returns the `Point` chosen by `hp.Choice("run", ids)`;
-    `fit(hp, point)` trains it with `train_lib.train_and_evaluate` (which
-    returns a finished run's stored result) and returns its final metrics.
+    `fit(hp, point)` holds the run's lease (`recipes.lease.hold`: it waits
+    while another live worker trains that run), trains it with
+    `train_lib.train_and_evaluate` (which returns a finished run's stored
+    result and resumes an interrupted one from its checkpoint) and returns
+    its final metrics. Training stops with `lease.LeaseLostError` if
+    another worker took the run over.
     """
 
     def __init__(self, points, workdir, callbacks=()):
@@ -236,17 +269,22 @@ class RunGrid(keras_tuner.HyperModel):
         return self.points[hp.Choice("run", list(self.points))]
 
     def fit(self, hp, point, *args, **kwargs):
-        trained = not point.is_finished()
-        start = time.time()
-        try:
-            result = train_lib.train_and_evaluate(
-                point.config, point.run_dir, callbacks=self.callbacks
-            )
-        except Exception:
-            # keras-tuner records the trial as failed without showing why.
-            print(f"Run {point.run_id} failed:", file=sys.stderr)
-            traceback.print_exc()
-            raise
+        with lease_lib.hold(point.run_dir, tuner_id()) as lease:
+            trained = not point.is_finished()
+            start = time.time()
+            try:
+                result = train_lib.train_and_evaluate(
+                    point.config, point.run_dir,
+                    callbacks=[*self.callbacks, lease_lib.StopIfLeaseLost(lease)],
+                )
+            except lease_lib.LeaseLostError as error:
+                print(error, file=sys.stderr, flush=True)
+                raise
+            except Exception:
+                # keras-tuner records the trial as failed without showing why.
+                print(f"Run {point.run_id} failed:", file=sys.stderr)
+                traceback.print_exc()
+                raise
         seconds = time.time() - start
         atomic_files.append_json_line(
             os.path.join(self.workdir, LOG_FILENAME),
@@ -273,9 +311,10 @@ class RunGrid(keras_tuner.HyperModel):
 class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
     """keras-tuner's grid oracle over one `hp.Choice` of run ids.
 
-    Hands out the points in order, to one process or to a chief's workers.
-    Two changes to keras-tuner 1.4.8's `GridSearchOracle`, which derives
-    each new point from the successor of a *finished* trial:
+    Hands out the points in order, to one process or to a chief's workers,
+    and keeps a sweep going when a worker dies. Changes to keras-tuner
+    1.4.8's `GridSearchOracle`, which derives each new point from the
+    successor of a *finished* trial:
 
     - `populate_space` returns the first value no trial has taken yet,
       and STOPPED once every value is taken. The base class answers IDLE
@@ -286,8 +325,36 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
       first trial of a reloaded search (keras-team/keras-tuner#1055); here
       everything follows from the stored trials. Trials that failed in an
       earlier start are queued for one more try (an interrupted trial is
-      requeued by the base class).
+      requeued by the base class), and so are finished trials whose
+      results file went missing or was damaged. The oracle's files are written
+      atomically, so a chief killed while saving reloads.
+    - Dead workers: `requeue_dead_trials` puts back in the queue every
+      running trial whose run's lease (`recipes.lease`) has had no
+      heartbeat for `heartbeat_timeout` seconds (or that its worker has not
+      leased that long after taking it); the next worker resumes it from
+      its checkpoint. A queued trial whose run a live worker still holds
+      (after a chief restart) waits until that worker ends it or dies.
+    - A worker that asks while every point is taken but some are not done
+      gets IDLE (it polls), never STOPPED: STOPPED means every trial ended.
+    - The end of a trial the oracle does not know (a worker of an earlier
+      chief whose state was lost) is ignored: the run's results are on
+      disk.
+
+    Args:
+        workdir: The sweep's directory (the runs' leases live there).
+        heartbeat_timeout: Seconds; default `recipes.lease.heartbeat_timeout()`.
+        **kwargs: For `GridSearchOracle`.
     """
+
+    def __init__(self, workdir, heartbeat_timeout=None, **kwargs):
+        kwargs.setdefault("max_consecutive_failed_trials", None)
+        super().__init__(**kwargs)
+        self.workdir = os.fspath(workdir)
+        self.heartbeat_timeout = (
+            lease_lib.heartbeat_timeout() if heartbeat_timeout is None else heartbeat_timeout
+        )
+        self._handed_out = {}  # trial id -> time.monotonic() when handed out
+        self.requeued = 0
 
     def populate_space(self, trial_id):
         space = self.get_space().space
@@ -296,15 +363,140 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
                 "RunGridOracle expects exactly one hyperparameter, "
                 f"got {[hp.name for hp in space]}."
             )
+        value = self._untaken_value()
+        if value is None:
+            return {"status": _Status.STOPPED, "values": None}
+        return {"status": _Status.RUNNING, "values": {space[0].name: value}}
+
+    def _untaken_value(self):
+        space = self.get_space().space
+        if not space:
+            return None
         hp = space[0]
-        taken = {
-            trial.hyperparameters.values.get(hp.name)
-            for trial in self.trials.values()
-        }
-        for value in hp.values:
-            if value not in taken:
-                return {"status": _Status.RUNNING, "values": {hp.name: value}}
-        return {"status": _Status.STOPPED, "values": None}
+        taken = {trial.hyperparameters.values.get(hp.name) for trial in self.trials.values()}
+        return next((value for value in hp.values if value not in taken), None)
+
+    def _run_dir(self, trial):
+        return os.path.join(self.workdir, str(trial.hyperparameters.values.get("run")))
+
+    def _has_results(self, trial):
+        try:
+            results_lib.read(self._run_dir(trial))
+        except (FileNotFoundError, results_lib.DamagedResultsError):
+            return False
+        return True
+
+    def _held_by_live_worker(self, trial_id):
+        info = lease_lib.read(self._run_dir(self.trials[trial_id]))
+        return info is not None and info.is_live(self.heartbeat_timeout)
+
+    def _is_dead(self, tuner_id, trial):
+        info = lease_lib.read(self._run_dir(trial))
+        if info is not None and info.owner == tuner_id:
+            return not info.is_live(self.heartbeat_timeout)
+        # Not leased by its worker (yet): dead once it had the time to.
+        handed_out = self._handed_out.setdefault(trial.trial_id, time.monotonic())
+        return time.monotonic() - handed_out > self.heartbeat_timeout
+
+    @keras_tuner.synchronized
+    def requeue_dead_trials(self):
+        """Queues again the running trials of dead workers; returns their run ids."""
+        requeued = []
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            if not self._is_dead(tuner_id, trial):
+                continue
+            del self.ongoing_trials[tuner_id]
+            self.tuner_ids.discard(tuner_id)
+            self._handed_out.pop(trial.trial_id, None)
+            if trial.trial_id not in self._retry_queue:
+                self._retry_queue.append(trial.trial_id)
+            run = trial.hyperparameters.values.get("run")
+            print(
+                f"Requeued run {run}: no heartbeat from {tuner_id} for "
+                f"{self.heartbeat_timeout:g} s.",
+                flush=True,
+            )
+            requeued.append(run)
+        if requeued:
+            self.requeued += len(requeued)
+            self.save()
+        return requeued
+
+    @keras_tuner.synchronized
+    def is_done(self):
+        """Whether every trial ended: all values taken, none running or queued."""
+        return (
+            self._untaken_value() is None
+            and not self.ongoing_trials
+            and not self._retry_queue
+        )
+
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        if tuner_id in self.ongoing_trials:
+            # A restarted worker of the same id: its trial again.
+            return super().create_trial(tuner_id)
+        self.requeue_dead_trials()
+        held = [trial_id for trial_id in self._retry_queue if self._held_by_live_worker(trial_id)]
+        self._retry_queue = [trial_id for trial_id in self._retry_queue if trial_id not in held]
+        try:
+            if not self._retry_queue and self._untaken_value() is None and (
+                self.ongoing_trials or held
+            ):
+                self.tuner_ids.add(tuner_id)
+                return keras_tuner.engine.trial.Trial(self.get_space(), status=_Status.IDLE)
+            trial = super().create_trial(tuner_id)
+        finally:
+            self._retry_queue.extend(held)
+        if trial.status == _Status.RUNNING:
+            self._handed_out[trial.trial_id] = time.monotonic()
+        return trial
+
+    @keras_tuner.synchronized
+    def status_line(self):
+        """One line saying what the sweep waits for."""
+        running = ", ".join(
+            f"{trial.hyperparameters.values.get('run')} ({tuner})"
+            for tuner, trial in sorted(self.ongoing_trials.items())
+        )
+        taken = {trial.hyperparameters.values.get("run") for trial in self.trials.values()}
+        space = self.get_space().space
+        untaken = sum(1 for value in space[0].values if value not in taken) if space else 0
+        return (
+            f"Chief waiting: {len(self.ongoing_trials)} running"
+            + (f" [{running}]" if running else "")
+            + f", {len(self._retry_queue)} queued again, {untaken} not started"
+            + ("" if running else "; start a worker if none is left")
+            + "."
+        )
+
+    def _is_known(self, trial):
+        known = self.trials.get(trial.trial_id)
+        return known is not None and (
+            known.hyperparameters.values.get("run") == trial.hyperparameters.values.get("run")
+        )
+
+    @keras_tuner.synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        if trial_id not in self.trials:
+            return keras_tuner.engine.trial.Trial(self.get_space(), trial_id=trial_id, status=_Status.RUNNING)
+        return super().update_trial(trial_id, metrics, step=step)
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        if not self._is_known(trial):
+            print(
+                f"Ignored the end of trial {trial.trial_id} "
+                f"(run {trial.hyperparameters.values.get('run')}), unknown here.",
+                flush=True,
+            )
+            return
+        if trial.status == _Status.COMPLETED and trial.trial_id in self._retry_queue:
+            self._retry_queue.remove(trial.trial_id)
+        self._handed_out.pop(trial.trial_id, None)
+        super().end_trial(trial)
+        # The base class saves before it drops the trial from the running ones.
+        self.save()
 
     def set_state(self, state):
         super().set_state(state)
@@ -314,13 +506,198 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
             if trial.status in failed and trial_id not in self._retry_queue:
                 self._retry_queue.append(trial_id)
 
+    def reload(self):
+        super().reload()  # queues again the trials that were running
+        for trial_id in sorted(self.trials):
+            trial = self.trials[trial_id]
+            if (trial.status == _Status.COMPLETED and trial_id not in self._retry_queue
+                    and not self._has_results(trial)):
+                # Its results file went missing or was damaged since.
+                self._retry_queue.append(trial_id)
+        if self._retry_queue:
+            runs = [self.trials[trial_id].hyperparameters.values.get("run")
+                    for trial_id in self._retry_queue]
+            print(f"Queued again (unfinished in an earlier start): {', '.join(runs)}.",
+                  flush=True)
+
+    def save(self):
+        atomic_files.write_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        atomic_files.write_json(path, trial.get_state())
+
+
+class ChiefLostError(SweepError, keras_tuner.errors.FatalError):
+    """A worker got no answer from its chief for `chief_timeout()` seconds."""
+
+
+def chief_timeout():
+    """Seconds a worker retries a chief that does not answer before it gives up.
+
+    `KERAS_ROBUST_CHIEF_TIMEOUT` (a number > 0), default 300.
+    """
+    text = os.environ.get(CHIEF_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_CHIEF_TIMEOUT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise SweepError(
+            f"{CHIEF_TIMEOUT_ENV}={text!r} is not allowed: a number of seconds > 0."
+        )
+    return value
+
+
+def check_environment():
+    """Raises SweepError for a `KERAS_ROBUST_*` timeout that is not allowed."""
+    try:
+        lease_lib.heartbeat_timeout()
+    except ValueError as error:
+        raise SweepError(str(error)) from None
+    chief_timeout()
+
+
+class PatientStub:
+    """A keras-tuner gRPC stub to the chief at `address` whose calls retry.
+
+    keras-tuner's `OracleClient` waits up to an hour per call. Here each
+    attempt waits at most `attempt_seconds`; an unreachable chief is tried
+    again with exponential backoff (1 s, 2 s, ... up to 30 s) for
+    `patience` seconds in all, then `ChiefLostError` is raised; at once if
+    `sweep_is_done()` says every run has its results (the chief ended). A
+    chief restarted on the same address is found again. Every call of the
+    sweep can be repeated safely (a repeated CreateTrial returns the same
+    trial).
+    """
+
+    def __init__(self, address, patience, attempt_seconds=10.0, out=sys.stderr,
+                 sweep_is_done=lambda: False):
+        import grpc
+        from keras_tuner.src import protos
+
+        # gRPC's own reconnection backoff grows to 2 minutes: capped at 5 s,
+        # so that a restarted chief is found within seconds.
+        channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.initial_reconnect_backoff_ms", 500),
+                ("grpc.max_reconnect_backoff_ms", 5000),
+            ],
+        )
+        self._stub = protos.get_service_grpc().OracleStub(channel)
+        self._address = address
+        self._patience = patience
+        self._attempt_seconds = attempt_seconds
+        self._out = out
+        self._sweep_is_done = sweep_is_done
+
+    def __getattr__(self, name):
+        import grpc
+
+        method = getattr(self._stub, name)
+        retried = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+        def call(request, **kwargs):
+            deadline = time.monotonic() + self._patience
+            delay = 1.0
+            told = False
+            while True:
+                left = deadline - time.monotonic()
+                try:
+                    return method(
+                        request, wait_for_ready=True,
+                        timeout=max(0.1, min(self._attempt_seconds, left)),
+                    )
+                except grpc.RpcError as error:
+                    if error.code() not in retried:
+                        raise
+                left = deadline - time.monotonic()
+                if left <= 0 or self._sweep_is_done():
+                    raise ChiefLostError(
+                        f"{tuner_id()}: lost the chief at {self._address}: no answer "
+                        f"for {self._patience:g} s ({CHIEF_TIMEOUT_ENV}); start the "
+                        "chief again, then this worker."
+                    )
+                if not told:
+                    print(
+                        f"{tuner_id()}: no answer from the chief at {self._address}; "
+                        f"retrying for up to {self._patience:g} s.",
+                        file=self._out, flush=True,
+                    )
+                    told = True
+                time.sleep(min(delay, left))
+                delay = min(2 * delay, 30.0)
+
+        return call
+
 
 class RunGridTuner(keras_tuner.Tuner):
-    """Runs one point per trial; no Keras model passes through it."""
+    """Runs one point per trial; no Keras model passes through it.
+
+    As a distributed worker, its calls to the chief go through a
+    `PatientStub`. As the chief, `search` serves the oracle until every
+    trial ended (`serve_chief`): it requeues the points of dead workers,
+    says every `heartbeat_timeout` what it waits for, and stops once the
+    live workers were told to stop. A worker that asked while every point
+    was taken polls every second.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._asked_in_vain = False
+        self._lost_trials = set()
+        if self._is_worker():
+            address = (
+                f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+            )
+            points = self.hypermodel.points.values()
+            self.oracle.stub = PatientStub(
+                address, chief_timeout(),
+                sweep_is_done=lambda: all(point.is_finished() for point in points),
+            )
+
+    def search(self, *fit_args, **fit_kwargs):
+        if distribute_utils.is_chief_oracle():
+            self.oracle.verbose = fit_kwargs.get("verbose", self.oracle.verbose)
+            self.save()
+            serve_chief(self.oracle)
+            return
+        # keras-tuner prints the traceback of every failed trial; RunGrid.fit
+        # reports its own (one line for a run taken over by another worker).
+        debug = keras_tuner_config.DEBUG
+        keras_tuner_config.DEBUG = False
+        try:
+            super().search(*fit_args, **fit_kwargs)
+        finally:
+            keras_tuner_config.DEBUG = debug
+
+    def pre_create_trial(self):
+        # The previous answer was IDLE (every point taken, some running).
+        if self._asked_in_vain:
+            time.sleep(IDLE_POLL_SECONDS)
+        self._asked_in_vain = True
+
+    def on_trial_begin(self, trial):
+        self._asked_in_vain = False
+        super().on_trial_begin(trial)
 
     def run_trial(self, trial, *args, **kwargs):
         hp = trial.hyperparameters
-        return self.hypermodel.fit(hp, self.hypermodel.build(hp), *args, **kwargs)
+        try:
+            return self.hypermodel.fit(hp, self.hypermodel.build(hp), *args, **kwargs)
+        except lease_lib.LeaseLostError:
+            self._lost_trials.add(trial.trial_id)
+            raise
+
+    def on_trial_end(self, trial):
+        if trial.trial_id in self._lost_trials:
+            # The run's new worker reports it; this one only saves its state.
+            self.save()
+            return
+        super().on_trial_end(trial)
 
     def save_model(self, trial_id, model, step=0):
         """Nothing to save: each run's results live in its run directory."""
@@ -329,23 +706,99 @@ class RunGridTuner(keras_tuner.Tuner):
         raise NotImplementedError("A sweep keeps no models; read its results instead.")
 
 
+def serve_chief(oracle, poll_seconds=1.0):
+    """Serves `oracle` to the workers (keras-tuner's gRPC servicer) until the sweep ends.
+
+    Unlike keras-tuner's `start_server`, which waits for every worker that
+    ever connected, this requeues the trials of dead workers
+    (`RunGridOracle.requeue_dead_trials`), prints what it waits for every
+    `oracle.heartbeat_timeout` seconds, and returns once every trial ended
+    and the live workers were told to stop (or `heartbeat_timeout` after
+    the end, for workers that do not ask again).
+
+    Raises:
+        SweepError: if the chief's address cannot be bound.
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    protos.get_service_grpc().add_OracleServicer_to_server(
+        oracle_chief.OracleServicer(oracle), server
+    )
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise SweepError(
+            f"The chief cannot listen on {address}: in use (is another chief running?)."
+        )
+    server.start()
+    period = oracle.heartbeat_timeout
+    done_since = None
+    last_said = time.monotonic()
+    try:
+        while True:
+            time.sleep(poll_seconds)
+            oracle.requeue_dead_trials()
+            now = time.monotonic()
+            if oracle.is_done():
+                done_since = now if done_since is None else done_since
+                if not oracle.tuner_ids or now - done_since > period:
+                    return
+                continue
+            done_since = None
+            if now - last_said >= period:
+                last_said = now
+                print(oracle.status_line(), flush=True)
+    finally:
+        server.stop(grace=1.0)
+
+
 def make_tuner(points, workdir, callbacks=()):
     """The resumable keras-tuner search over `points`.
 
     Its state lives in `<workdir>/tuner/sweep-<digest of the run ids>`: the
     same sweep reloads it, another sweep gets a project of its own, and the
-    run directories are shared by both.
+    run directories are shared by both. A state that cannot be reloaded
+    (damaged files) is set aside as `<project>.damaged` with a one-line
+    warning, and the search starts afresh (finished runs are not redone:
+    their results are read back).
     """
-    return RunGridTuner(
-        oracle=RunGridOracle(
-            objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
-            max_trials=len(points),
-        ),
-        hypermodel=RunGrid(points, workdir, callbacks),
-        directory=os.path.join(os.fspath(workdir), TUNER_DIRNAME),
-        project_name=f"sweep-{_digest(points)}",
-        overwrite=False,
-    )
+    directory = os.path.join(os.fspath(workdir), TUNER_DIRNAME)
+    project_name = f"sweep-{_digest(points)}"
+
+    def tuner():
+        return RunGridTuner(
+            oracle=RunGridOracle(
+                workdir=workdir,
+                objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
+                max_trials=len(points),
+            ),
+            hypermodel=RunGrid(points, workdir, callbacks),
+            directory=directory,
+            project_name=project_name,
+            overwrite=False,
+        )
+
+    try:
+        return tuner()
+    except (ValueError, KeyError, TypeError, RuntimeError) as error:
+        if isinstance(error, SweepError):
+            raise
+        project = os.path.join(directory, project_name)
+        target = atomic_files.set_aside(project)
+        print(
+            f"Damaged sweep state {project} ({type(error).__name__}: "
+            f"{' '.join(str(error).split())[:200]}); set aside as {target}, starting afresh.",
+            file=sys.stderr, flush=True,
+        )
+        return tuner()
 
 
 def read_log(workdir):
@@ -382,6 +835,7 @@ def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
         SweepError: for bad `workers`, or when a local worker failed.
     """
     check_workers(workers)
+    check_environment()
     workdir = os.fspath(workdir)
     points = sweep_points(config, sweep, workdir)
     if workers:
@@ -401,18 +855,45 @@ def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
         if not is_distributed_worker():
             write_sweep_file(config, sweep, workdir)
         print(f"{len(points)} runs in {workdir} ({tuner_id()})", flush=True)
-        make_tuner(points, workdir, callbacks).search(verbose=0)
+        try:
+            if is_distributed_worker() and all(point.is_finished() for point in points):
+                print(f"{tuner_id()}: every run has its results; nothing to do.", flush=True)
+            else:
+                make_tuner(points, workdir, callbacks).search(verbose=0)
+        except ChiefLostError:
+            if not all(point.is_finished() for point in points):
+                raise
+            print(f"{tuner_id()}: the chief is gone and every run has its results.", flush=True)
         if is_distributed_worker():
             mine = [entry for entry in read_log(workdir) if entry["tuner_id"] == tuner_id()]
             print(f"Worker {tuner_id()} done: {len(mine)} runs.", flush=True)
     finished = [point for point in points if point.is_finished()]
-    if len(finished) < len(points) and not is_distributed_worker():
+    if len(finished) < len(points):
         print(
             f"{len(points) - len(finished)} of {len(points)} runs did not finish "
             "(errors above); start the same command again to retry them.",
             file=sys.stderr,
         )
+    damaged = damaged_files(points)
+    if damaged:
+        print(
+            f"{len(damaged)} damaged files were set aside (kept for inspection; "
+            f"their runs were redone or resumed): {', '.join(damaged)}",
+            file=sys.stderr,
+        )
     return [results_lib.read(point.run_dir) for point in finished]
+
+
+def damaged_files(points):
+    """The damaged results files and checkpoints set aside in the points' run directories."""
+    found = []
+    for point in points:
+        if os.path.isdir(point.run_dir):
+            found += sorted(
+                os.path.join(point.run_dir, name) for name in os.listdir(point.run_dir)
+                if ".damaged" in name
+            )
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -459,6 +940,42 @@ def worker_environments(workers, port, base_env=None):
             env["CUDA_VISIBLE_DEVICES"] = ""
         environments.append(env)
     return environments
+
+
+def die_with_parent():
+    """Makes this process receive SIGTERM when its parent dies (Linux; a no-op elsewhere).
+
+    Given to `subprocess.Popen(preexec_fn=...)` by `launch_local_workers`,
+    so that its children die with it even when it is SIGKILLed.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def watch_launcher(poll_seconds=1.0):
+    """Ends this process once the `--workers` launcher that started it is gone.
+
+    The fallback to `die_with_parent` where prctl is missing: a daemon
+    thread compares `os.getppid()` with `KERAS_ROBUST_LAUNCHER_PID`.
+    """
+    launcher = os.environ.get(LAUNCHER_PID_ENV)
+    if not launcher:
+        return
+
+    def watch():
+        while os.getppid() == int(launcher):
+            time.sleep(poll_seconds)
+        print(f"{tuner_id()}: the --workers launcher (pid {launcher}) is gone; stopping.",
+              file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def free_port():
@@ -526,9 +1043,11 @@ def launch_local_workers(workdir, workers, *, port=None, out=None, poll_seconds=
             name = env["KERASTUNER_TUNER_ID"]
             # Unbuffered children: their lines arrive as they print them.
             env.setdefault("PYTHONUNBUFFERED", "1")
+            env[LAUNCHER_PID_ENV] = str(os.getpid())
             process = subprocess.Popen(
                 command,
                 env=env,
+                preexec_fn=die_with_parent,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -586,11 +1105,21 @@ def main(argv, flag_values=flags.FLAGS):
     del argv  # Checked by cli.flags_parser.
     if not flag_values.workdir:
         cli.usage_error("recipes.grid", "--workdir is required: the directory of a started sweep.")
+    watch_launcher()
     try:
         config, sweep = read_sweep_file(flag_values.workdir)
-    except SweepError as error:
+        check_environment()
+        # Every point and run directory, before any training.
+        sweep_points(config, sweep, flag_values.workdir)
+    except (SweepError, config_lib.ConfigError) as error:
         cli.usage_error("recipes.grid", f"--workdir={flag_values.workdir}: {error}")
-    run_sweep(config, sweep, flag_values.workdir)
+    except results_lib.SettingsMismatchError as error:
+        cli.usage_error("recipes.grid", error)
+    try:
+        run_sweep(config, sweep, flag_values.workdir)
+    except SweepError as error:
+        print(f"recipes.grid: {' '.join(str(error).split())}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,18 @@ def _config_argument(argv):
     return None
 
 
+def _field_type(name):
+    """'an integer', 'a number', ... for a config field, or None if unknown."""
+    try:
+        value = config_lib.get_default_config()
+        for part in name.split("."):
+            value = value[part]
+    except (KeyError, AttributeError, TypeError):
+        return None
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(type(value))
+
+
 def _describe_parse_error(error, argv):
     """One line for an error of parsing the flags or loading the config."""
     text = str(error)
@@ -143,12 +155,21 @@ def _describe_parse_error(error, argv):
         reason = re.sub(r"^[\w.]*(Error|Exception): ", "", last.strip())
         return f"--config={_config_argument(argv)}: {reason}"
     if isinstance(error, flags.Error):
-        return text.splitlines()[0]
+        line = text.splitlines()[0]
+        # ml_collections: "flag --config.seed=a: invalid literal for int() ..."
+        field = re.match(r"flag (--config\.([\w.]+)=.*?): ", line)
+        expected = _field_type(field.group(2)) if field else None
+        if "Non-boolean" in line:
+            expected = "true or false"
+        if expected is not None:
+            return f"{field.group(1)}: expected {expected}"
+        return line
     return f"--config={_config_argument(argv)}: {type(error).__name__}: {text}"
 
 
 def parse_flags(argv):
     """absl's flag parsing, with every mistake reported in one line (status 2)."""
+    cli.one_line_warnings()
     try:
         remaining = flags.FLAGS(_with_config_paths(argv))
         if _CONFIG.value is None:
@@ -180,11 +201,14 @@ def _check_before_training(config, sweep, workdir, workers):
     try:
         if sweep is None:
             config_lib.resolve(config)
-        else:
-            for point in sweep:
-                config_lib.resolve(config_lib.override(config, point))
     except config_lib.ConfigError as error:
         usage_error(f"--{error}")
+    for point in sweep or ():
+        try:
+            config_lib.resolve(config_lib.override(config, point))
+        except config_lib.ConfigError as error:
+            # The value comes from the config file or its argument.
+            usage_error(f"--config={_config_argument(sys.argv)}: sweep point {point}: {error}")
     if sweep is None and workers:
         usage_error(
             f"--workers={workers}: allowed only for a sweep (a config with "
@@ -192,6 +216,8 @@ def _check_before_training(config, sweep, workdir, workers):
         )
     try:
         grid.check_workers(workers)
+        if sweep is not None:
+            grid.check_environment()
     except grid.SweepError as error:
         usage_error(error)
     check_writable(workdir)
@@ -246,8 +272,11 @@ def main(argv):
                     f"{len(results_list)} of {len(sweep)} runs finished in {workdir}; "
                     f"this command took {time.monotonic() - start:.0f} s."
                 )
-    except (results.SettingsMismatchError, grid.SweepError) as error:
-        print(f"recipes.main: {error}", file=sys.stderr)
+    except results.SettingsMismatchError as error:
+        # Found before any training: the run directory's settings.
+        usage_error(error)
+    except grid.SweepError as error:
+        print(f"recipes.main: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)
     except config_lib.ConfigError as error:
         usage_error(f"--{error}")

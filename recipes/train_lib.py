@@ -18,8 +18,9 @@ stream and of the augmentation depends only on `(seed, epoch)` and ops are
 deterministic (`config.deterministic`), ends with the same numbers as an
 uninterrupted run. A finished run is not trained again; a run directory
 holding another config's run is refused (`results.SettingsMismatchError`);
-a damaged results file or checkpoint is set aside (`*.damaged`) with a
-warning, and the run starts over.
+a damaged results file or checkpoint is set aside (`*.damaged`, never
+deleted) with a one-line warning naming it, and the run starts over; the
+temporary files of writes a kill interrupted are removed.
 
 The steps are public for reuse (benchmarks, notebooks): `load_data`,
 `check_steps_per_execution`, `build_model`, `compile_model`,
@@ -252,6 +253,18 @@ def _set_aside(path, error):
     warnings.warn(f"{error}; set aside as {target}, starting over.", stacklevel=3)
 
 
+def remove_stale_temporaries(workdir):
+    """Removes the temporary files that killed writes left in the run directory
+    and its checkpoint, with a one-line warning naming them."""
+    stale = atomic_files.remove_stale_temporaries(workdir)
+    stale += atomic_files.remove_stale_temporaries(checkpoint.checkpoint_dir(workdir))
+    if stale:
+        warnings.warn(
+            f"Removed {len(stale)} temporary files of interrupted writes: {', '.join(stale)}",
+            stacklevel=3,
+        )
+
+
 def finished_result(config, workdir):
     """The stored `RunResult` of `config` in `workdir`, or None if not finished.
 
@@ -311,6 +324,7 @@ def train_and_evaluate(config, workdir, *, callbacks=()):
     """
     config = config_lib.resolve(config)
     workdir = os.fspath(workdir)
+    remove_stale_temporaries(workdir)
     finished = finished_result(config, workdir)
     if finished is not None:
         # Also after a kill between writing results and deleting the checkpoint.

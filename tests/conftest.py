@@ -46,5 +46,27 @@ def kill_after():
     return _KillAfter
 
 
+@pytest.fixture
+def tiny_grid():
+    """`tiny_grid(losses, seeds, **fields)`: `(config, sweep)` of a small digits grid.
+
+    The config is the MLP on 64 digits images with 20 % noise for one
+    epoch (`fields` change it); the sweep is every loss with every seed.
+    """
+    from recipes import config as config_lib
+
+    def make(losses=("ce", "gce"), seeds=(0, 1), **fields):
+        config = config_lib.override(
+            config_lib.get_default_config(),
+            {
+                "dataset": "digits", "model": "mlp1024", "noise_rate": 0.2, "epochs": 1,
+                "train_size": 64, "learning_rate": 0.01, "verbose": 0, **fields,
+            },
+        )
+        return config, [{"loss": loss, "seed": seed} for loss in losses for seed in seeds]
+
+    return make
+
+
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {keras.backend.backend()}"

@@ -17,18 +17,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 300
 
 
-def _config_and_sweep():
-    config = config_lib.override(
-        config_lib.get_default_config(),
-        {
-            "dataset": "digits", "model": "mlp1024", "noise_rate": 0.2, "epochs": 1,
-            "train_size": 64, "learning_rate": 0.01, "verbose": 0,
-        },
-    )
-    sweep = [{"loss": loss, "seed": seed} for loss in ("ce", "gce", "boundce") for seed in (0, 1)]
-    return config, sweep
-
-
 def _start(tuner_id, port, workdir, log_dir):
     env = dict(os.environ)
     env.update(
@@ -47,9 +35,9 @@ def _start(tuner_id, port, workdir, log_dir):
     return process, log
 
 
-def test_chief_and_two_workers_run_every_point_once(tmp_path):
+def test_chief_and_two_workers_run_every_point_once(tmp_path, tiny_grid):
     workdir = tmp_path / "runs"
-    config, sweep = _config_and_sweep()
+    config, sweep = tiny_grid(losses=("ce", "gce", "boundce"))
     grid.write_sweep_file(config, sweep, workdir)
     port = grid.free_port()
     processes = [

@@ -141,3 +141,24 @@ def test_load_sweep_of_a_config_file(tmp_path):
     assert grid.load_sweep(str(single)) is None
     with pytest.raises(grid.SweepError, match="no config file"):
         grid.load_sweep(str(tmp_path / "missing.py"))
+
+
+def test_a_damaged_results_file_is_named_set_aside_and_redone(tmp_path, capsys):
+    config, sweep = tiny_config(), tiny_sweep(losses=("ce",))
+    first = grid.run_sweep(config, sweep, tmp_path)
+    damaged, intact = _run_dirs(config, sweep, tmp_path)
+    path = results.results_path(damaged)
+    with open(path) as file:
+        text = file.read()
+    with open(path, "w") as file:
+        file.write(text[: len(text) // 2])
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match=f"Damaged results file {path}: .*set aside as {path}.damaged"):
+        again = grid.run_sweep(config, sweep, tmp_path)
+    assert [result.final for result in again] == [result.final for result in first]
+    err = capsys.readouterr().err
+    assert f"1 damaged files were set aside (kept for inspection; their runs were redone or resumed): {path}.damaged" in err
+    # Only the damaged run was trained again.
+    redone = [entry["run_id"] for entry in grid.read_log(tmp_path)][len(sweep):]
+    assert redone == [os.path.basename(damaged)]
+    assert results.read(intact) == first[1]

@@ -59,7 +59,7 @@ def test_one_run_from_another_directory_then_report_and_mismatch(tmp_path):
 
     other = run_main(tmp_path, "--config=default", f"--workdir={workdir}",
                      *DIGITS_RUN, "--config.epochs=2")
-    assert other.returncode == 1
+    assert other.returncode == 2  # found before any training
     assert other.stderr.strip().splitlines() == [
         f"recipes.main: Settings mismatch: {workdir / 'results.json'} holds a run "
         "with other settings (epochs=1 there, 2 here); use another --workdir or "
@@ -74,7 +74,8 @@ def test_one_run_from_another_directory_then_report_and_mismatch(tmp_path):
          "--config.epoch: no such config field; did you mean --config.epochs?"),
         (("--config.dataset=mnist",),
          "--config.dataset='mnist': expected one of cifar10, fashion_mnist, cifar100, digits"),
-        (("--config.noise_rate=lots",), "flag --config.noise_rate=lots:"),
+        (("--config.noise_rate=lots",), "--config.noise_rate=lots: expected a number"),
+        (("--config.seed=a",), "--config.seed=a: expected an integer"),
         (("--workdir=/proc/no/such/dir",), "--workdir=/proc/no/such/dir: not a writable directory"),
     ],
 )

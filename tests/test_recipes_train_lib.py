@@ -81,6 +81,37 @@ def test_damaged_results_are_set_aside_and_the_run_redone(tmp_path):
     assert (tmp_path / "results.json.damaged").read_text() == '{"run_id": '
 
 
+@pytest.mark.parametrize("damage", ["truncated variables", "missing variables", "bad state"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, kill_after, damage):
+    config = tiny_config(epochs=2, train_size=64)
+    clean = train_lib.train_and_evaluate(config, tmp_path / "clean")
+    run_dir = tmp_path / "damaged"
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(config, run_dir, callbacks=[kill_after(1)])
+    directory = run_dir / checkpoint.CHECKPOINT_DIRNAME
+    (variables,) = directory.glob("epoch-*.variables.npz")
+    if damage == "truncated variables":
+        variables.write_bytes(variables.read_bytes()[:100])
+    elif damage == "missing variables":
+        variables.unlink()
+    else:
+        (directory / checkpoint.STATE_FILENAME).write_text('{"epoch": 1, "sett')
+    # A kill during a write leaves its temporary file behind.
+    (run_dir / ".tmp-abc123results.json").write_text("{")
+    (directory / ".tmp-def456state.json").write_text("{")
+    with pytest.warns(UserWarning) as warned:
+        resumed = train_lib.train_and_evaluate(config, run_dir)
+    messages = [str(warning.message) for warning in warned]
+    assert any(
+        message.startswith("Damaged checkpoint ") and f"set aside as {directory}.damaged" in message
+        for message in messages
+    ), messages
+    assert any("Removed 2 temporary files of interrupted writes" in m for m in messages), messages
+    assert (run_dir / "checkpoint.damaged").is_dir()
+    assert not list(run_dir.glob(".tmp-*"))
+    assert resumed.history == clean.history and resumed.final == clean.final
+
+
 def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
     every_epoch = train_lib.train_and_evaluate(tiny_config(), tmp_path / "a")
     sparse = train_lib.train_and_evaluate(tiny_config(eval_every=2), tmp_path / "b")

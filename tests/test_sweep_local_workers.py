@@ -2,6 +2,8 @@
 
 import collections
 import io
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,17 +14,6 @@ from recipes import config as config_lib
 from recipes import grid
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
-
-
-def _config_and_sweep():
-    config = config_lib.override(
-        config_lib.get_default_config(),
-        {
-            "dataset": "digits", "model": "mlp1024", "noise_rate": 0.2, "epochs": 1,
-            "train_size": 64, "learning_rate": 0.01, "verbose": 0,
-        },
-    )
-    return config, [{"loss": loss, "seed": seed} for loss in ("ce", "gce") for seed in (0, 1)]
 
 
 def test_worker_environments():
@@ -48,8 +39,8 @@ def test_worker_environments():
     assert chief["CUDA_VISIBLE_DEVICES"] == "" and worker["CUDA_VISIBLE_DEVICES"] == "1"
 
 
-def test_bad_workers(tmp_path, monkeypatch):
-    config, sweep = _config_and_sweep()
+def test_bad_workers(tmp_path, monkeypatch, tiny_grid):
+    config, sweep = tiny_grid()
     for bad in (-2, 1.5, "2", True):
         with pytest.raises(grid.SweepError, match="--workers=.* is not allowed"):
             grid.run_sweep(config, sweep, tmp_path, workers=bad)
@@ -88,12 +79,12 @@ def test_a_failing_child_stops_the_others(tmp_path, monkeypatch):
     assert "[tuner0] tuner0 fails" in out.getvalue()
 
 
-def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd):
+def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd, tiny_grid):
     for name in grid.DISTRIBUTED_ENV:
         monkeypatch.delenv(name, raising=False)
     # Three processes share the test machine's cores.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    config, sweep = _config_and_sweep()
+    config, sweep = tiny_grid()
     finished = grid.run_sweep(config, sweep, tmp_path, workers=2)
 
     run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
@@ -104,3 +95,42 @@ def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd):
     out = capfd.readouterr().out
     assert "4 runs in" in out and "2 at a time" in out
     assert "[tuner0] Worker tuner0 done" in out and "[tuner1] Worker tuner1 done" in out
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as file:
+            return [int(child) for child in file.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _is_running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_children_die_with_a_killed_launcher(tmp_path, tiny_grid):
+    config, sweep = tiny_grid()
+    grid.write_sweep_file(config, sweep, tmp_path)
+    launcher = subprocess.Popen(
+        [sys.executable, "-c",
+         f"from recipes import grid; grid.launch_local_workers({str(tmp_path)!r}, 2)"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(launcher.pid)) < 3:
+        assert time.monotonic() < deadline and launcher.poll() is None
+        time.sleep(0.05)
+    children = _children(launcher.pid)
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    deadline = time.monotonic() + 30
+    while any(_is_running(child) for child in children):
+        assert time.monotonic() < deadline, "a child outlived its launcher"
+        time.sleep(0.1)

@@ -1,0 +1,270 @@
+r"""Who trains a run of a sweep now: a lease file with a heartbeat.
+
+A worker that trains a run holds `<run dir>/lease.json`
+(`{"owner", "token", "host", "pid"}`) and touches it every
+`heartbeat_seconds()` from a background thread. The lease is live while
+its last touch is younger than `heartbeat_timeout()` seconds
+(`KERAS_ROBUST_HEARTBEAT_TIMEOUT`, default 120), measured on the clock of
+the file system that holds the sweep (a probe file is touched and its
+mtime read), so that workers on other machines of a shared file system
+agree whatever their own clocks say. A lease of a process of this host
+whose pid is gone is dead at once.
+
+- `hold(run_dir, owner)` takes the lease: at once if there is none or it
+  is dead (the dead one is renamed away, then the new one is created with
+  `O_EXCL`, so of two takers exactly one wins), else it waits, polling,
+  until it is released or goes dead.
+- While held, the heartbeat thread checks that the file still holds its
+  token; if another worker took the run over (this one was only slow),
+  `Lease.lost` becomes true and `StopIfLeaseLost` stops training at the
+  next batch with `LeaseLostError`.
+- `read(run_dir)` and `LeaseInfo.is_live()` let the chief of a sweep tell
+  a dead worker's run from a live one and requeue it.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+
+import keras
+
+LEASE_FILENAME = "lease.json"
+CLOCK_FILENAME = ".clock"
+TIMEOUT_ENV = "KERAS_ROBUST_HEARTBEAT_TIMEOUT"
+DEFAULT_TIMEOUT_SECONDS = 120.0
+
+
+class LeaseLostError(RuntimeError):
+    """Another worker took over the run this worker was training."""
+
+
+def heartbeat_timeout():
+    """Seconds without a heartbeat after which a run's worker counts as dead.
+
+    `KERAS_ROBUST_HEARTBEAT_TIMEOUT` (a number > 0), default 120.
+
+    Raises:
+        ValueError: naming the variable, for a value that is not a number > 0.
+    """
+    text = os.environ.get(TIMEOUT_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"{TIMEOUT_ENV}={text!r} is not allowed: a number of seconds > 0."
+        )
+    return value
+
+
+def heartbeat_seconds():
+    """How often a held lease is touched: a quarter of the timeout."""
+    return heartbeat_timeout() / 4
+
+
+def filesystem_now(directory):
+    """The current time on the clock of the file system holding `directory`."""
+    probe = os.path.join(os.fspath(directory), CLOCK_FILENAME)
+    with open(probe, "a"):
+        pass
+    os.utime(probe, None)
+    return os.stat(probe).st_mtime
+
+
+def _pid_is_gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaseInfo:
+    """A lease as read from its file.
+
+    Attributes:
+        owner: The tuner id of the holder (`tuner0`, ...).
+        token: Unique per taking of the lease.
+        host: The holder's host name.
+        pid: The holder's process id.
+        age: Seconds since its last heartbeat (file system clock).
+    """
+
+    owner: str
+    token: str
+    host: str
+    pid: int
+    age: float
+
+    def is_live(self, timeout=None):
+        """Whether the holder is alive: a recent heartbeat and, on this host, its pid."""
+        timeout = heartbeat_timeout() if timeout is None else timeout
+        if self.host == socket.gethostname() and _pid_is_gone(self.pid):
+            return False
+        return self.age <= timeout
+
+
+def lease_path(run_dir):
+    """`<run_dir>/lease.json`."""
+    return os.path.join(os.fspath(run_dir), LEASE_FILENAME)
+
+
+def read(run_dir):
+    """The `LeaseInfo` of `run_dir`, or None if nobody holds it.
+
+    A lease file that cannot be read (cut short while written) counts as
+    held by nobody after the timeout, like a dead holder's: its age is
+    that of the file.
+    """
+    path = lease_path(run_dir)
+    try:
+        modified = os.stat(path).st_mtime
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except FileNotFoundError:
+        return None
+    age = max(0.0, filesystem_now(os.path.dirname(os.path.abspath(run_dir))) - modified)
+    try:
+        fields = json.loads(text)
+        return LeaseInfo(
+            owner=str(fields["owner"]), token=str(fields["token"]),
+            host=str(fields["host"]), pid=int(fields["pid"]), age=age,
+        )
+    except (ValueError, KeyError, TypeError):
+        return LeaseInfo(owner="?", token="?", host="?", pid=-1, age=age)
+
+
+def _try_create(path, fields):
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    try:
+        os.write(descriptor, json.dumps(fields).encode("utf-8"))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return True
+
+
+class Lease:
+    """A held lease; `release()` gives it back. Use `hold` to take one."""
+
+    def __init__(self, run_dir, owner, token):
+        self.run_dir = os.fspath(run_dir)
+        self.owner = owner
+        self.token = token
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+
+    def _still_mine(self):
+        info = read(self.run_dir)
+        return info is not None and info.token == self.token
+
+    def _beat(self):
+        period = heartbeat_seconds()
+        while not self._stop.wait(period):
+            try:
+                if not self._still_mine():
+                    self.lost = True
+                    return
+                os.utime(lease_path(self.run_dir), None)
+            except OSError:
+                # The shared file system is away for a moment: try again.
+                continue
+
+    def release(self):
+        """Stops the heartbeat and removes the file if it is still ours."""
+        self._stop.set()
+        self._thread.join()
+        if not self.lost and self._still_mine():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(lease_path(self.run_dir))
+
+
+def take(run_dir, owner, timeout=None):
+    """Takes the lease of `run_dir` if it is free or dead; returns it, or None.
+
+    Returns None while another live worker holds it.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    path = lease_path(run_dir)
+    token = uuid.uuid4().hex
+    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid()}
+    if _try_create(path, fields):
+        return Lease(run_dir, owner, token)
+    info = read(run_dir)
+    if info is not None and info.is_live(timeout):
+        return None
+    # Dead: rename it away (only one taker's rename succeeds), then create.
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, f"{path}.dead-{token}")
+        os.remove(f"{path}.dead-{token}")
+    if _try_create(path, fields):
+        return Lease(run_dir, owner, token)
+    return None
+
+
+@contextlib.contextmanager
+def hold(run_dir, owner, *, timeout=None, poll_seconds=None, out=None):
+    """Holds the lease of `run_dir` for the `with` block; waits while a live worker has it.
+
+    Prints one line when it has to wait, naming the holder.
+    """
+    timeout = heartbeat_timeout() if timeout is None else timeout
+    poll_seconds = timeout / 4 if poll_seconds is None else poll_seconds
+    told = False
+    while True:
+        lease = take(run_dir, owner, timeout)
+        if lease is not None:
+            break
+        if not told:
+            info = read(run_dir)
+            holder = "another worker" if info is None else f"{info.owner} (pid {info.pid} on {info.host})"
+            print(
+                f"{os.path.basename(os.fspath(run_dir))}: held by {holder}; "
+                f"waiting until it finishes or sends no heartbeat for {timeout:g} s.",
+                file=sys.stdout if out is None else out, flush=True,
+            )
+            told = True
+        time.sleep(poll_seconds)
+    try:
+        yield lease
+    finally:
+        lease.release()
+
+
+class StopIfLeaseLost(keras.callbacks.Callback):
+    """Stops training with `LeaseLostError` once `lease` is lost."""
+
+    def __init__(self, lease):
+        super().__init__()
+        self.lease = lease
+
+    def _check(self):
+        if self.lease.lost:
+            raise LeaseLostError(
+                f"{self.lease.run_dir}: another worker took this run over "
+                f"(no heartbeat from {self.lease.owner} for "
+                f"{heartbeat_timeout():g} s); {self.lease.owner} stops it."
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check()
