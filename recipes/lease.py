@@ -210,13 +210,34 @@ def take(run_dir, owner, timeout=None):
     info = read(run_dir)
     if info is not None and info.is_live(timeout):
         return None
-    # Dead: rename it away (only one taker's rename succeeds), then create.
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(path, f"{path}.dead-{token}")
-        os.remove(f"{path}.dead-{token}")
+    # Dead: move it aside, then create. Another taker may have replaced the
+    # dead lease between our read and our rename: then what we moved is its
+    # fresh lease, which goes back unless a third taker got in first.
+    aside = f"{path}.dead-{token}"
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        pass
+    else:
+        moved_token = _token_of(aside)
+        if info is not None and moved_token != info.token:
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+            os.remove(aside)
+            return None
+        os.remove(aside)
     if _try_create(path, fields):
         return Lease(run_dir, owner, token)
     return None
+
+
+def _token_of(path):
+    """The token of the lease file at `path`; "?" where it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return str(json.load(file)["token"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "?"
 
 
 @contextlib.contextmanager

@@ -103,3 +103,21 @@ def test_hold_waits_for_the_holder(tmp_path, short_timeout, capsys):
     assert waited >= short_timeout * 0.9
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("run: held by tuner7 (pid 1 on other-machine); waiting")
+
+
+def test_a_lease_replaced_between_read_and_take_over_is_left_alone(tmp_path, short_timeout, monkeypatch):
+    # Two workers find the same dead lease; the first takes it over before the
+    # second moves the file aside: the second must leave the first's lease.
+    run_dir = tmp_path / "run"
+    _write_lease(run_dir, age=10 * short_timeout)
+    stale = lease.read(run_dir)
+    assert not stale.is_live()
+    first = lease.take(run_dir, "tuner0")
+    assert first is not None
+    with monkeypatch.context() as patched:
+        patched.setattr(lease, "read", lambda directory: stale)
+        assert lease.take(run_dir, "tuner1") is None
+    assert lease.read(run_dir).owner == "tuner0"
+    assert sorted(os.listdir(run_dir)) == ["lease.json"]
+    assert not first.lost
+    first.release()
