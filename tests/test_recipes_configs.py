@@ -126,6 +126,16 @@ def test_offline_replication_covers_both_tables():
     config = module.get_config()
     resolved = config_lib.resolve(config_lib.override(config, sweep[-1]))
     assert (resolved.model, resolved.epochs, resolved.learning_rate) == ("mlp1024", 20, 0.01)
+    # Table 2's rows on digits at supplement Table 1's Fashion-MNIST rates
+    # (the paper's bold entries), Table 3's rows on the pairs at one rate.
+    rates = {
+        (p["dataset"], p["loss"], p["output_bias"]): p["learning_rate"] for p in sweep
+    }
+    assert rates[("digits", "ce", 0.0)] == 0.005
+    assert rates[("digits", "mae", 0.0)] == 0.0008
+    assert rates[("digits", "mae", 0.5)] == 0.003
+    assert rates[("digits", "actpas2", 0.0)] == 0.001
+    assert {r for (dataset, *_), r in rates.items() if dataset == "digit_pairs"} == {0.01}
     # Table 1's 100-class hyperparameters for the digit pairs.
     (point,) = module.get_sweep("tables=table3,losses=sce,noise_rates=0.4,seeds=0")
     sce = config_lib.resolve(config_lib.override(config, point))
