@@ -6,7 +6,7 @@ actPas1, actPas2, biTemp) on `digits` (10 classes) and the rows of Table 3
 actPas2, biTemp) on `digit_pairs` (100 classes), both datasets ours and
 shipped with scikit-learn (`keras_robust.data`), with the paper's MLP1024,
 symmetric noise 0, 10, 20, 40, 60 and 80 % (the paper's columns and 80 %)
-and seeds 0-4: (9 + 10) x 6 x 5 = 570 runs, about an hour on two CPU
+and seeds 0-4: (9 + 10) x 6 x 5 = 570 runs, about 80 minutes on two CPU
 cores (see the README for the measured time):
 
     python -m recipes.main --config=recipes/configs/offline_replication.py --workdir=runs/offline_replication
