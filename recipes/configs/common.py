@@ -116,6 +116,22 @@ def product(**axes):
     return points
 
 
+def offline_mlp_config(dataset):
+    """The offline configs' base: MLP1024 on `dataset`, lr 0.01, 20 epochs.
+
+    The training of the quickstart and of the offline replication: the MLP
+    protocol of paper Sec. 4, short enough for a CPU; one line per run from
+    the grid, not one per epoch.
+    """
+    config = config_lib.get_default_config()
+    config.dataset = dataset
+    config.model = "mlp1024"
+    config.learning_rate = 0.01
+    config.epochs = 20
+    config.verbose = 0
+    return config
+
+
 def table_rows(table_name, keys):
     """The sweep overrides of the rows `keys` of a paper table, in that order.
 

@@ -82,13 +82,7 @@ def _learning_rate(table_name, row):
 def get_config(arg=None):
     """MLP1024, 20 epochs (the quickstart's training); rates per sweep point."""
     _parse(arg)
-    config = config_lib.get_default_config()
-    config.dataset = DATASETS["table2"]
-    config.model = "mlp1024"
-    config.learning_rate = 0.01
-    config.epochs = 20
-    config.verbose = 0
-    return config
+    return common.offline_mlp_config(DATASETS["table2"])
 
 
 def get_sweep(arg=None):

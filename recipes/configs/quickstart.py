@@ -58,7 +58,6 @@ import functools
 from keras_robust import data
 from keras_robust import output_bias
 from keras_robust import presets
-from recipes import config as config_lib
 from recipes.configs import common
 
 DATASETS = ("digits", "digit_pairs")
@@ -91,14 +90,8 @@ def _parse(arg):
 def get_config(arg=None):
     """MLP1024, 40 % symmetric noise, lr 0.01, 20 epochs."""
     _parse(arg)
-    config = config_lib.get_default_config()
-    config.dataset = DATASETS[0]
-    config.model = "mlp1024"
+    config = common.offline_mlp_config(DATASETS[0])
     config.noise_rate = 0.4
-    config.learning_rate = 0.01
-    config.epochs = 20
-    # One line per run from the grid, not one per epoch.
-    config.verbose = 0
     return config
 
 
