@@ -140,6 +140,9 @@ SMOKE = {
     "python benchmarks/bench_torch.py --no-jax --no-xla --extras --max_isa=avx2":
         'python "$CHECKOUT/benchmarks/bench_torch.py" --no-jax --no-xla --extras '
         "--max_isa=avx2 --rounds 1",
+    "python benchmarks/onednn_primitives.py --max_isa=avx2":
+        'python "$CHECKOUT/benchmarks/onednn_primitives.py" --max_isa=avx2 '
+        "--rounds 1 --steps 1",
 }
 
 NOT_RUN_HERE = {
