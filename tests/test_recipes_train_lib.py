@@ -174,3 +174,31 @@ def test_saved_model_loads_and_predicts_like_the_trained_one(tmp_path):
     # Raw uint8 in: the model normalises (and, in training only, augments).
     accuracy = model.evaluate(run_data.test_dataset(), verbose=0, return_dict=True)
     assert accuracy["accuracy"] == pytest.approx(results.read(tmp_path).test_accuracy)
+
+
+def test_a_finished_run_leaves_no_graphs_behind(tmp_path):
+    # TensorFlow's custom-gradient registry used to keep every run's train
+    # graph alive (tensorflow/tensorflow#97697): a sweep worker grew per run.
+    import gc
+
+    from tensorflow.python.framework import func_graph
+    from tensorflow.python.framework import ops as tf_ops
+
+    def live_graphs():
+        gc.collect()
+        return sum(
+            isinstance(obj, func_graph.FuncGraph) for obj in gc.get_objects()
+        )
+
+    def custom_gradients():
+        return {
+            name for name in tf_ops._gradient_registry.list()
+            if name.startswith("CustomGradient-")
+        }
+
+    registered = custom_gradients()
+    train_lib.train_and_evaluate(tiny_config(epochs=1, train_size=64), tmp_path / "a")
+    graphs_after_one_run = live_graphs()
+    train_lib.train_and_evaluate(tiny_config(epochs=1, train_size=64), tmp_path / "b")
+    assert live_graphs() == graphs_after_one_run
+    assert custom_gradients() == registered
