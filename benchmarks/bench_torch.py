@@ -210,12 +210,7 @@ def main():
     parser.add_argument("--no-jax", action="store_true")
     parser.add_argument("--no-xla", action="store_true")
     parser.add_argument("--extras", action="store_true")
-    parser.add_argument(
-        "--max_isa",
-        choices=sorted(common.EMULATED_ISAS),
-        help="cap oneDNN and PyTorch at this instruction set (stands in "
-        "for a CPU without AVX-512)",
-    )
+    common.add_max_isa_flag(parser)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -24,6 +24,16 @@ EMULATED_ISAS = {
 }
 
 
+def add_max_isa_flag(parser):
+    """Adds `--max_isa` (a key of `EMULATED_ISAS`) to an argparse parser."""
+    parser.add_argument(
+        "--max_isa",
+        choices=sorted(EMULATED_ISAS),
+        help="cap oneDNN and PyTorch at this instruction set (stands in "
+        "for a CPU without AVX-512)",
+    )
+
+
 def setup(backend="tensorflow", max_isa=None):
     """Puts the repository on `sys.path`, picks the backend, and applies
     what every recipe sets up (`import recipes`: TensorFlow's oneDNN kernels

@@ -116,11 +116,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--max_isa",
-        choices=sorted(common.EMULATED_ISAS),
-        help="cap oneDNN and PyTorch at this instruction set",
-    )
+    common.add_max_isa_flag(parser)
     parser.add_argument("--child", choices=CHILDREN, help=argparse.SUPPRESS)
     args = parser.parse_args()
     for flag in ("steps", "rounds"):

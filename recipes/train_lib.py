@@ -266,15 +266,14 @@ def _released_custom_gradients():
 
         registry = tf_ops._gradient_registry._registry
     except (ImportError, AttributeError):
-        registry = None
-    before = set(registry) if registry is not None else set()
+        registry = {}  # Nothing to release where the registry moved.
+    before = set(registry)
     try:
         yield
     finally:
-        if registry is not None:
-            for name in set(registry) - before:
-                if name.startswith("CustomGradient-"):
-                    del registry[name]
+        for name in set(registry) - before:
+            if name.startswith("CustomGradient-"):
+                del registry[name]
 
 
 def _set_aside(path, error):
