@@ -106,9 +106,7 @@ def paper_output_bias(num_classes, loss_name):
             f"Unknown loss {loss_name!r} for the output bias. "
             f"Allowed: {', '.join(EPS_TARGETS)}."
         )
-    eps = keras_robust.solve_output_bias(
-        num_classes, target=EPS_TARGETS[loss_name], num_samples=20_000
-    )
+    eps = keras_robust.solve_output_bias(num_classes, target=EPS_TARGETS[loss_name])
     return max(0.0, round(2.0 * eps) / 2.0)
 
 
