@@ -45,10 +45,11 @@ class CorrectClassBias(keras.layers.Layer):
         self.epsilon = validation.check_non_negative("epsilon", epsilon)
 
     def call(self, logits, labels=None, training=None):
+        logits = validation.as_tensor(logits)
         if not training or labels is None or self.epsilon == 0.0:
             return logits
+        labels = validation.as_tensor(labels)
         num_classes = logits.shape[-1]
-        labels = ops.convert_to_tensor(labels)
         if len(labels.shape) == len(logits.shape) and labels.shape[-1] == num_classes:
             targets = ops.cast(labels, logits.dtype)
         else:

@@ -66,8 +66,8 @@ def _targets_and_logits(y_true, y_pred, from_logits, output_bias):
     `logits` include the output bias on the labelled class.
     """
     output_bias = validation.check_output_bias(output_bias)
-    y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.convert_to_tensor(y_true)
+    y_pred = validation.as_tensor(y_pred)
+    y_true = validation.as_tensor(y_true)
     pred_shape = tuple(y_pred.shape)
     true_shape = tuple(y_true.shape)
     if len(pred_shape) < 2 or pred_shape[-1] is None or pred_shape[-1] < 2:
@@ -404,7 +404,7 @@ def tempered_softmax(logits, t, num_iters=5):
         t: Temperature, > 0.
         num_iters: Fixed-point iterations (t > 1) or bisection steps (t < 1).
     """
-    logits = ops.cast(logits, "float32")
+    logits = ops.cast(validation.as_tensor(logits), "float32")
     if t == 1.0:
         return ops.softmax(logits, axis=-1)
     if t > 1.0:

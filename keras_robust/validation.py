@@ -4,6 +4,7 @@ import math
 import numbers
 
 import numpy as np
+from keras import ops
 
 
 def _is_real_number(value):
@@ -59,6 +60,19 @@ def check_num_classes(num_classes):
         "Argument `num_classes` must be an integer >= 2. "
         f"Received: num_classes={num_classes!r}"
     )
+
+
+def as_tensor(value, dtype=None):
+    """`value` (array, list, tensor or variable) as a backend tensor.
+
+    `ops.convert_to_tensor` reads a `keras.Variable`, but returns a
+    `tf.Variable` as it is (TensorFlow counts it as a tensor), and some ops
+    (`argmax`, ...) then fail on it; its value is read here as well.
+    """
+    tensor = ops.convert_to_tensor(value, dtype=dtype)
+    if hasattr(tensor, "read_value"):
+        tensor = tensor.read_value()
+    return tensor
 
 
 def _concrete_value(tensor):
