@@ -36,6 +36,7 @@ Notation: `z` logits, `a = softmax(z)`, `k` the labelled class, `c` classes.
 import dataclasses
 import math
 import numbers
+import warnings
 import re
 
 import keras
@@ -134,6 +135,61 @@ def _mae_from_probabilities(targets, probabilities):
 
 
 # --------------------------------------------------------------------------
+# Hyperparameter checks: one per loss, used by its function and its class.
+# --------------------------------------------------------------------------
+
+
+def _check_no_hyperparameters():
+    """CE, MAE and boundCE have none."""
+    return {}
+
+
+def _check_gce(q):
+    return {
+        "q": validation.check_in_interval("q", q, 0.0, 1.0, "(0, 1]", low_open=True)
+    }
+
+
+def _check_weights(alpha, beta):
+    """symCE, actPas1, actPas2: weights of the active and passive terms."""
+    return {
+        "alpha": validation.check_non_negative("alpha", alpha),
+        "beta": validation.check_non_negative("beta", beta),
+    }
+
+
+_FOCAL_FORMS = ("paper", "ma_et_al")
+
+
+def _check_actpas1(alpha, beta, form):
+    if form not in _FOCAL_FORMS:
+        raise ValueError(
+            f"Argument `form` must be one of {_FOCAL_FORMS}. Received: form={form!r}"
+        )
+    return {**_check_weights(alpha, beta), "form": form}
+
+
+def _check_bitemp(t1, t2, label_smoothing, num_iters):
+    if (
+        isinstance(num_iters, bool)
+        or not isinstance(num_iters, numbers.Integral)
+        or num_iters < 1
+    ):
+        raise ValueError(
+            "Argument `num_iters` must be an integer >= 1. "
+            f"Received: num_iters={num_iters!r}"
+        )
+    return {
+        "t1": validation.check_in_interval("t1", t1, 0.0, 1.0, "[0, 1]"),
+        "t2": validation.check_positive("t2", t2),
+        "label_smoothing": validation.check_in_interval(
+            "label_smoothing", label_smoothing, 0.0, 1.0, "[0, 1)", high_open=True
+        ),
+        "num_iters": int(num_iters),
+    }
+
+
+# --------------------------------------------------------------------------
 # Loss functions.
 # --------------------------------------------------------------------------
 
@@ -191,7 +247,7 @@ def generalized_cross_entropy(
         q: Exponent in (0, 1].
         Others as `cross_entropy`.
     """
-    q = validation.check_in_interval("q", q, 0.0, 1.0, "(0, 1]", low_open=True)
+    q = _check_gce(q)["q"]
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     powered = ops.exp(q * _log_softmax(logits))
     return (1.0 - _labelled(targets, powered)) / q
@@ -214,8 +270,7 @@ def symmetric_cross_entropy(
         beta: Weight of MAE (paper: 2.0 for 10 classes, 0.2 for CIFAR-100).
         Others as `cross_entropy`.
     """
-    alpha = validation.check_non_negative("alpha", alpha)
-    beta = validation.check_non_negative("beta", beta)
+    alpha, beta = _check_weights(alpha, beta).values()
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     log_probabilities = _log_softmax(logits)
     ce = -_labelled(targets, log_probabilities)
@@ -277,20 +332,14 @@ def normalized_focal_mae(
         form: `"paper"` or `"ma_et_al"`.
         Others as `cross_entropy`.
     """
-    alpha = validation.check_non_negative("alpha", alpha)
-    beta = validation.check_non_negative("beta", beta)
+    alpha, beta, form = _check_actpas1(alpha, beta, form).values()
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     log_probabilities = _log_softmax(logits)
     if form == "paper":
         focal = 0.5 * _log_one_minus_softmax(logits) + log_probabilities
-    elif form == "ma_et_al":
+    else:
         weights = ops.stop_gradient(ops.exp(0.5 * _log_one_minus_softmax(logits)))
         focal = weights * log_probabilities
-    else:
-        raise ValueError(
-            "Argument `form` must be one of ('paper', 'ma_et_al'). "
-            f"Received: form={form!r}"
-        )
     active = _labelled(targets, focal) / ops.sum(focal, axis=-1)
     mae = _mae_from_probabilities(targets, ops.exp(log_probabilities))
     return alpha * active + beta * mae
@@ -314,8 +363,7 @@ def normalized_cross_entropy_mae(
         beta: Weight of MAE (paper: 20.0 for 10 classes, 0.2 for CIFAR-100).
         Others as `cross_entropy`.
     """
-    alpha = validation.check_non_negative("alpha", alpha)
-    beta = validation.check_non_negative("beta", beta)
+    alpha, beta = _check_weights(alpha, beta).values()
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     log_probabilities = _log_softmax(logits)
     active = _labelled(targets, log_probabilities) / ops.sum(
@@ -469,11 +517,9 @@ def bi_tempered_logistic_loss(
         num_iters: Iterations of the normalization (reference default 5).
         Others as `cross_entropy`.
     """
-    t1 = validation.check_in_interval("t1", t1, 0.0, 1.0, "[0, 1]")
-    t2 = validation.check_positive("t2", t2)
-    label_smoothing = validation.check_in_interval(
-        "label_smoothing", label_smoothing, 0.0, 1.0, "[0, 1)", high_open=True
-    )
+    t1, t2, label_smoothing, num_iters = _check_bitemp(
+        t1, t2, label_smoothing, num_iters
+    ).values()
     targets, logits = _targets_and_logits(y_true, y_pred, from_logits, output_bias)
     num_classes = logits.shape[-1]
     if label_smoothing > 0.0:
@@ -509,12 +555,14 @@ def bi_tempered_logistic_loss(
 class RobustLoss(keras.losses.Loss):
     """Base class: stores the loss function and its hyperparameters.
 
-    Subclasses set `fn` and pass their hyperparameters to `__init__`, which
-    validates them; `get_config` returns all of them, so nothing reverts to a
+    Subclasses set `fn` and `check_hyperparameters` (the check their
+    function runs too) and pass their hyperparameters to `__init__`, which
+    checks them; `get_config` returns all of them, so nothing reverts to a
     default after `keras.models.load_model`.
     """
 
     fn = None
+    check_hyperparameters = staticmethod(_check_no_hyperparameters)
 
     def __init__(
         self,
@@ -533,7 +581,8 @@ class RobustLoss(keras.losses.Loss):
             )
         self.from_logits = bool(from_logits)
         self.output_bias = validation.check_output_bias(output_bias)
-        self._hyperparameters = hyperparameters
+        self._hyperparameters = type(self).check_hyperparameters(**hyperparameters)
+        self._probabilities_checked = False
 
     def __getattr__(self, name):
         hyperparameters = self.__dict__.get("_hyperparameters", {})
@@ -544,6 +593,8 @@ class RobustLoss(keras.losses.Loss):
         )
 
     def call(self, y_true, y_pred):
+        if not self.from_logits and not self._probabilities_checked:
+            self._check_probabilities(y_pred)
         return type(self).fn(
             y_true,
             y_pred,
@@ -551,6 +602,28 @@ class RobustLoss(keras.losses.Loss):
             output_bias=self.output_bias,
             **self._hyperparameters,
         )
+
+    def _check_probabilities(self, y_pred):
+        """Warns once if the first concrete `y_pred` is not probabilities.
+
+        Keras's cross entropy warns likewise when `from_logits=False` meets
+        an output that no softmax produced. Only the first batch whose values
+        are concrete (an eager call) is inspected; in a compiled step the
+        values are symbolic and nothing is computed.
+        """
+        values = validation.concrete_value(y_pred)
+        if values is None:
+            return
+        self._probabilities_checked = True
+        violation = validation.probability_violation(values)
+        if violation is not None:
+            warnings.warn(
+                f"{type(self).__name__} (name={self.name!r}) has "
+                f"`from_logits=False`, so `y_pred` must be probabilities, but "
+                f"{violation}. Models that output logits (every zoo model) "
+                "need `from_logits=True`.",
+                stacklevel=2,
+            )
 
     def get_config(self):
         config = super().get_config()
@@ -645,6 +718,7 @@ class GeneralizedCrossEntropy(RobustLoss):
     """
 
     fn = staticmethod(generalized_cross_entropy)
+    check_hyperparameters = staticmethod(_check_gce)
 
     def __init__(
         self,
@@ -655,7 +729,6 @@ class GeneralizedCrossEntropy(RobustLoss):
         name="generalized_cross_entropy",
         dtype=None,
     ):
-        q = validation.check_in_interval("q", q, 0.0, 1.0, "(0, 1]", low_open=True)
         super().__init__(from_logits, output_bias, reduction, name, dtype, q=q)
 
 
@@ -673,6 +746,7 @@ class SymmetricCrossEntropy(RobustLoss):
     """
 
     fn = staticmethod(symmetric_cross_entropy)
+    check_hyperparameters = staticmethod(_check_weights)
 
     def __init__(
         self,
@@ -690,8 +764,8 @@ class SymmetricCrossEntropy(RobustLoss):
             reduction,
             name,
             dtype,
-            alpha=validation.check_non_negative("alpha", alpha),
-            beta=validation.check_non_negative("beta", beta),
+            alpha=alpha,
+            beta=beta,
         )
 
 
@@ -712,6 +786,7 @@ class NormalizedFocalMAE(RobustLoss):
     """
 
     fn = staticmethod(normalized_focal_mae)
+    check_hyperparameters = staticmethod(_check_actpas1)
 
     def __init__(
         self,
@@ -724,19 +799,14 @@ class NormalizedFocalMAE(RobustLoss):
         name="normalized_focal_mae",
         dtype=None,
     ):
-        if form not in ("paper", "ma_et_al"):
-            raise ValueError(
-                "Argument `form` must be one of ('paper', 'ma_et_al'). "
-                f"Received: form={form!r}"
-            )
         super().__init__(
             from_logits,
             output_bias,
             reduction,
             name,
             dtype,
-            alpha=validation.check_non_negative("alpha", alpha),
-            beta=validation.check_non_negative("beta", beta),
+            alpha=alpha,
+            beta=beta,
             form=form,
         )
 
@@ -755,6 +825,7 @@ class NormalizedCrossEntropyMAE(RobustLoss):
     """
 
     fn = staticmethod(normalized_cross_entropy_mae)
+    check_hyperparameters = staticmethod(_check_weights)
 
     def __init__(
         self,
@@ -772,8 +843,8 @@ class NormalizedCrossEntropyMAE(RobustLoss):
             reduction,
             name,
             dtype,
-            alpha=validation.check_non_negative("alpha", alpha),
-            beta=validation.check_non_negative("beta", beta),
+            alpha=alpha,
+            beta=beta,
         )
 
 
@@ -797,6 +868,7 @@ class BiTemperedLogisticLoss(RobustLoss):
     """
 
     fn = staticmethod(bi_tempered_logistic_loss)
+    check_hyperparameters = staticmethod(_check_bitemp)
 
     def __init__(
         self,
@@ -810,20 +882,6 @@ class BiTemperedLogisticLoss(RobustLoss):
         name="bi_tempered_logistic_loss",
         dtype=None,
     ):
-        t1 = validation.check_in_interval("t1", t1, 0.0, 1.0, "[0, 1]")
-        t2 = validation.check_positive("t2", t2)
-        label_smoothing = validation.check_in_interval(
-            "label_smoothing", label_smoothing, 0.0, 1.0, "[0, 1)", high_open=True
-        )
-        if (
-            isinstance(num_iters, bool)
-            or not isinstance(num_iters, numbers.Integral)
-            or num_iters < 1
-        ):
-            raise ValueError(
-                "Argument `num_iters` must be an integer >= 1. "
-                f"Received: num_iters={num_iters!r}"
-            )
         super().__init__(
             from_logits,
             output_bias,
@@ -833,7 +891,7 @@ class BiTemperedLogisticLoss(RobustLoss):
             t1=t1,
             t2=t2,
             label_smoothing=label_smoothing,
-            num_iters=int(num_iters),
+            num_iters=num_iters,
         )
 
 

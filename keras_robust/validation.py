@@ -1,10 +1,26 @@
 """Argument checks with errors that name the argument, the value and what is allowed."""
 
+import importlib
 import math
 import numbers
 
 import numpy as np
 from keras import ops
+
+
+def import_optional(module, extra, purpose):
+    """Imports `module`, which the extra `extra` installs, for `purpose`.
+
+    Raises a one-line ImportError naming the extra when it is missing: the
+    plugin itself needs only Keras and NumPy.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"{purpose} needs {module.split('.')[0]}, which is not installed: "
+            f'pip install "keras-robust[{extra}]"'
+        ) from error
 
 
 def _is_real_number(value):
@@ -75,11 +91,12 @@ def as_tensor(value, dtype=None):
     return tensor
 
 
-def _concrete_value(tensor):
+def concrete_value(tensor):
     """The tensor's values as numpy when they are known now, else None.
 
-    Inside a compiled step (a `tf.function` graph or a jax trace) values are
-    symbolic and cannot be checked without a host round trip.
+    Inside a compiled step (a `tf.function` graph, a jax trace, a
+    `torch.compile` graph) and in Keras's shape tracing values are symbolic
+    and cannot be checked without a host round trip.
     """
     if isinstance(tensor, (np.ndarray, numbers.Number, list, tuple)):
         return np.asarray(tensor)
@@ -97,7 +114,14 @@ def _concrete_value(tensor):
             return None
         return np.asarray(tensor)
     if module.startswith("torch"):
-        return tensor.detach().cpu().numpy()
+        import torch
+
+        # Keras traces shapes on the "meta" device, which holds no values.
+        if tensor.device.type == "meta" or torch.compiler.is_compiling():
+            return None
+        tensor = tensor.detach().cpu()
+        # NumPy has no bfloat16; its values are exact in float32.
+        return tensor.float().numpy() if tensor.is_floating_point() else tensor.numpy()
     return None
 
 
@@ -109,7 +133,7 @@ def check_labels_in_range(labels, num_classes):
     NaN there instead (the data pipeline also validates labels once when
     they are loaded).
     """
-    values = _concrete_value(labels)
+    values = concrete_value(labels)
     if values is None or values.size == 0:
         return
     bad = (values < 0) | (values >= num_classes) | (values != np.round(values))
@@ -121,3 +145,26 @@ def check_labels_in_range(labels, num_classes):
             f"[0, num_classes) with num_classes={num_classes} taken from "
             "y_pred.shape[-1]."
         )
+
+
+# Rows of a float16 or bfloat16 softmax sum to 1 within about 1e-3.
+PROBABILITY_TOLERANCE = 1e-2
+
+
+def probability_violation(values):
+    """Why the NumPy array `values` is not rows of probabilities, or None.
+
+    Probabilities lie in [0, 1] and their rows (the last axis) sum to 1,
+    within `PROBABILITY_TOLERANCE`.
+    """
+    if values.size == 0:
+        return None
+    values = values.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if low < -PROBABILITY_TOLERANCE or high > 1.0 + PROBABILITY_TOLERANCE:
+        return f"values in [{low:.3g}, {high:.3g}], outside [0, 1]"
+    sums = values.sum(axis=-1)
+    worst = float(sums.flat[np.argmax(np.abs(sums - 1.0))])
+    if abs(worst - 1.0) > PROBABILITY_TOLERANCE:
+        return f"a row sums to {worst:.3g}, not 1"
+    return None

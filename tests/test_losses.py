@@ -5,8 +5,10 @@ The numpy references below are written from the paper's formulas, not from
 our implementation.
 """
 
+import inspect
 import math
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -502,11 +504,86 @@ def test_recommend_follows_paper_table_4():
         (losses.bi_tempered_logistic_loss, {"t1": 1.5}, "t1=1.5"),
         (losses.bi_tempered_logistic_loss, {"t2": 0.0}, "t2=0.0"),
         (losses.bi_tempered_logistic_loss, {"label_smoothing": 1.0}, "label_smoothing=1.0"),
+        (losses.bi_tempered_logistic_loss, {"num_iters": 0}, "num_iters=0"),
+        (losses.normalized_focal_mae, {"form": "nfl"}, "form='nfl'"),
     ],
 )
 def test_functions_check_their_arguments_as_the_classes_do(function, arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         function(np.array([0]), np.array([[0.5, 0.5]]), **arguments)
+
+
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
+def test_class_and_function_share_one_hyperparameter_check(name):
+    cls = type(losses.get(name))
+    function_arguments = set(inspect.signature(cls.fn).parameters)
+    checked = set(inspect.signature(cls.check_hyperparameters).parameters)
+    assert checked == function_arguments - {
+        "y_true", "y_pred", "from_logits", "output_bias"
+    }
+
+
+# ------------------------------------------- probabilities with from_logits
+
+
+def logits_batch(num_classes=5):
+    rng = np.random.default_rng(4)
+    logits = 3.0 * rng.standard_normal((8, num_classes)).astype("float32")
+    return np.arange(8) % num_classes, logits
+
+
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
+def test_logits_with_from_logits_false_warn_once(name):
+    loss = losses.get(name)
+    labels, logits = logits_batch()
+    with pytest.warns(UserWarning) as record:
+        loss(labels, logits)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "from_logits=True" in message and "\n" not in message
+    assert type(loss).__name__ in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(labels, logits)  # once per instance
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_softmax_outputs_do_not_warn(dtype):
+    labels, logits = logits_batch(num_classes=100)
+    probabilities = ops.cast(ops.softmax(ops.cast(logits, dtype)), dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in losses.LOSS_NAMES:
+            losses.get(name)(labels, probabilities)
+            losses.get(name, from_logits=True)(labels, logits)
+
+
+def test_rows_that_do_not_sum_to_one_warn():
+    loss = losses.ProbabilityMeanAbsoluteError()
+    with pytest.warns(UserWarning, match="row sums to 0.6"):
+        loss(np.array([0, 1]), np.array([[0.2, 0.4], [0.5, 0.5]], "float32"))
+
+
+def test_compiled_steps_do_not_inspect_values():
+    # A probability loss on a model that outputs probabilities and on one
+    # that outputs logits: compiled fit runs (and a logits model warns only
+    # where the step runs eagerly, as on torch).
+    inputs = keras.Input((3,))
+    logits = keras.layers.Dense(4)(inputs)
+    x, y = np.ones((8, 3), "float32"), np.arange(8) % 4
+    for outputs, may_warn in ((keras.layers.Softmax()(logits), False), (logits, True)):
+        loss = losses.ProbabilityMeanAbsoluteError()
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer="sgd", loss=loss)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        warned = any("from_logits" in str(w.message) for w in record)
+        if keras.backend.backend() == "torch":
+            assert warned == may_warn
+        else:
+            assert not warned
+            assert not loss._probabilities_checked
 
 
 @pytest.mark.backend_independent

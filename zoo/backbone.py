@@ -14,6 +14,7 @@ layer (`classifier`) every zoo model shares.
 import keras
 from keras import layers
 
+from keras_robust import validation
 from zoo.layers import check_integer
 
 
@@ -103,7 +104,7 @@ def image_input(input_shape, num_classes):
             "`input_shape` must be (height, width, channels) with positive "
             f"integer sizes. Received: input_shape={input_shape!r}"
         )
-    check_integer("num_classes", num_classes, minimum=1)
+    validation.check_num_classes(num_classes)
     return keras.Input(shape=input_shape, name="images")
 
 

@@ -20,6 +20,7 @@
 
 import importlib
 
+from keras_robust import validation
 from keras_robust.data.augment import DeviceAugmentation
 from keras_robust.data.augment import ReseedAugmentation
 from keras_robust.data.augment import augment_images
@@ -52,6 +53,7 @@ _TENSORFLOW_NAMES = {
 
 def __getattr__(name):
     if name in _TENSORFLOW_NAMES:
+        validation.import_optional("tensorflow", "data", f"keras_robust.data.{name}")
         return getattr(importlib.import_module(_TENSORFLOW_NAMES[name]), name)
     raise AttributeError(f"module 'keras_robust.data' has no attribute {name!r}")
 

@@ -14,6 +14,8 @@ import dataclasses
 
 import numpy as np
 
+from keras_robust import validation
+
 AUGMENTATION_POLICIES = ("flip_crop", "crop_flip_rotate", "none")
 # Where `load_dataset` reads the paper's datasets from: TensorFlow Datasets,
 # or `keras.datasets` (the original archives, no TensorFlow needed).
@@ -58,6 +60,7 @@ class DatasetSpec:
     augmentation: str
 
     def __post_init__(self):
+        validation.check_num_classes(self.num_classes)
         channels = self.image_shape[-1]
         if len(self.mean) != channels or len(self.std) != channels:
             raise ValueError(
@@ -248,7 +251,9 @@ def _load_keras_dataset(name):
 
 
 def _load_tfds_split(name, split, data_dir, download):
-    import tensorflow_datasets as tfds
+    tfds = validation.import_optional(
+        "tensorflow_datasets", "data", f"Loading {name!r} from TFDS"
+    )
 
     # Batches rather than `batch_size=-1`: the latter crashes under
     # `tfds.testing.mock_data`, and neither path may read `info.splits`.
@@ -272,15 +277,12 @@ def _load_tfds_split(name, split, data_dir, download):
 
 
 def _load_digits():
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError as error:
-        raise ImportError(
-            'The "digits" dataset needs scikit-learn: '
-            "`pip install keras-robust[recipes]` or `pip install scikit-learn`."
-        ) from error
-    digits = load_digits()
+    sklearn_datasets = validation.import_optional(
+        "sklearn.datasets", "data", 'The "digits" dataset'
+    )
+    from sklearn.model_selection import train_test_split
+
+    digits = sklearn_datasets.load_digits()
     images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
     images = images[..., np.newaxis]
     labels = digits.target.astype(np.int64)

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from keras_robust import validation
+
 NOISE_KINDS = ("symmetric", "asymmetric", "pair_flip")
 
 
@@ -30,19 +32,6 @@ def _check_noise_rate(noise_rate):
             f"Received: noise_rate={noise_rate!r}"
         )
     return value
-
-
-def _check_num_classes(num_classes):
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, (int, np.integer))
-        or num_classes < 1
-    ):
-        raise ValueError(
-            "`num_classes` must be a positive integer. "
-            f"Received: num_classes={num_classes!r}"
-        )
-    return int(num_classes)
 
 
 def _check_labels(labels, num_classes):
@@ -110,7 +99,7 @@ def symmetric_noise(labels, noise_rate, num_classes, seed):
         mask that is `True` for the re-drawn examples.
     """
     noise_rate = _check_noise_rate(noise_rate)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = validation.check_num_classes(num_classes)
     labels = _check_labels(labels, num_classes)
     rng = np.random.default_rng(seed)
     num_noisy = int(round(noise_rate * labels.size))
@@ -136,7 +125,7 @@ def pair_flip_transition(num_classes, noise_rate):
         A float64 row-stochastic `(c, c)` matrix `T`, `T[i, j] = P(j | i)`.
     """
     noise_rate = _check_noise_rate(noise_rate)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = validation.check_num_classes(num_classes)
     identity = np.eye(num_classes)
     return (1.0 - noise_rate) * identity + noise_rate * np.roll(
         identity, 1, axis=1
@@ -213,7 +202,7 @@ def apply_label_noise(
             f"Unknown noise kind: kind={kind!r}. Known kinds: {NOISE_KINDS}"
         )
     noise_rate = _check_noise_rate(noise_rate)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = validation.check_num_classes(num_classes)
     if transition_matrix is not None and kind != "asymmetric":
         raise ValueError(
             "`transition_matrix` is only used with kind='asymmetric'. "
