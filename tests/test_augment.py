@@ -194,16 +194,6 @@ def test_crops_differ_between_images_of_one_batch():
     assert len(distinct) > 30
 
 
-def test_flips_are_drawn_per_image_with_probability_one_half():
-    image = np.arange(4 * 6, dtype=np.uint8).reshape(1, 4, 6, 1)
-    batch = np.repeat(image, NUM_DRAWS, axis=0)
-    out = _numpy(augment.random_flip(batch, seed=1))
-    flipped = np.all(out == image[:, :, ::-1], axis=(1, 2, 3))
-    unchanged = np.all(out == image, axis=(1, 2, 3))
-    assert np.all(flipped | unchanged)
-    _assert_uniform(flipped.astype(int), 2)
-
-
 def test_flip_crop_draws_are_uniform_and_independent():
     images = _position_images(NUM_DRAWS)
     for seed in (keras.random.SeedGenerator(3), 7):

@@ -306,39 +306,6 @@ def rotate(images, angles_degrees):
     return _transform(images, angles=angles_degrees)
 
 
-def random_flip(images, seed=None):
-    """Flips each image left-right with probability 1/2 (drawn per image).
-
-    Like `torchvision.transforms.RandomHorizontalFlip()` on every image.
-    """
-    flips = draw_flips(ops.shape(images)[0], seed)
-    return ops.where(
-        ops.reshape(flips, (-1, 1, 1, 1)), ops.flip(images, axis=2), images
-    )
-
-
-def random_crop_with_padding(images, padding=PADDING, seed=None):
-    """Crops each image at its own random offset from its zero-padded version.
-
-    Like `torchvision.transforms.RandomCrop(size, padding=padding)` on every
-    raw image: offsets uniform in `[0, 2 * padding]` on each axis.
-    """
-    check_padding(padding)
-    offsets = draw_crop_offsets(ops.shape(images)[0], padding, seed)
-    return crop_and_flip(images, padding, offsets, flips=None)
-
-
-def random_rotation(images, max_degrees=MAX_DEGREES, seed=None):
-    """Rotates each image by its own angle uniform in `[-max, max]` degrees.
-
-    Like `torchvision.transforms.RandomRotation(max_degrees)`: about the
-    image centre, nearest neighbour, zero fill (`rotate`).
-    """
-    max_degrees = check_max_degrees(max_degrees)
-    angles = draw_angles(ops.shape(images)[0], max_degrees, seed)
-    return rotate(images, angles)
-
-
 def normalization_table(mean, std):
     """The normalised value of every raw pixel value, per channel.
 
