@@ -127,6 +127,7 @@ DATASETS = {
 # CIFAR-N: the CIFAR images and constants, with human labels.
 for _name, _images in (("cifar10_n", "cifar10"), ("cifar100_n", "cifar100")):
     DATASETS[_name] = dataclasses.replace(DATASETS[_images], name=_name)
+del _name, _images
 
 
 @dataclasses.dataclass
