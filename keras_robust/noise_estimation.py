@@ -228,8 +228,11 @@ def estimate_noise(labels, pred_probs):
 
     Example:
 
-    >>> estimate = estimate_noise(labels, pred_probs)
-    >>> loss = keras_robust.losses.recommend(estimate.noise_rate, c)
+    ```python
+    estimate = keras_robust.estimate_noise(labels, pred_probs)
+    print(f"{estimate.noise_rate:.1%} of the labels look wrong")
+    loss = keras_robust.losses.recommend(estimate.noise_rate, num_classes)
+    ```
     """
     probs = _check_pred_probs(pred_probs)
     labels = _check_labels(labels, *probs.shape)

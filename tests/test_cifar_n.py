@@ -143,7 +143,7 @@ def test_human_kind_needs_human_labels_and_only_there():
         )
     with pytest.raises(ValueError, match="one label per example"):
         noise.human_noise(labels, labels[:2], 3)
-    with pytest.raises(ValueError, match=r"`human_labels` must lie in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"`human_labels` must lie in \[0, 3"):
         noise.human_noise(labels, labels + 1, 3)
 
 

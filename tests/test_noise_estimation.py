@@ -141,7 +141,7 @@ def test_result_is_frozen_and_read_only():
         (HAND_LABELS, HAND_PROBS.ravel(), "2-D array"),
         (HAND_LABELS[:0], HAND_PROBS[:0], "2-D array"),
         (HAND_LABELS, HAND_PROBS * 2 - 0.5, r"in \[0, 1\]"),
-        (HAND_LABELS, np.where(HAND_PROBS == 0.9, np.nan, HAND_PROBS), "finite"),
+        (HAND_LABELS, np.where(HAND_PROBS > 0.85, np.nan, HAND_PROBS), "fin"),
         (HAND_LABELS, HAND_PROBS * 0.9, "row 0 sums to 0.9"),
         (HAND_LABELS[:5], HAND_PROBS, "one label per row"),
         (HAND_LABELS.astype(float), HAND_PROBS, "integer"),
