@@ -19,7 +19,9 @@ Conventions shared by all of them:
 
 * `y_pred` are probabilities (`from_logits=False`, Keras's default) or logits
   (`from_logits=True`). Probabilities `p` are turned back into logits
-  `log(max(p, tiny))`, which the softmax maps back to `p` exactly.
+  `log(max(p, tiny))`, which the softmax maps back to `p` exactly. A loss
+  class with `from_logits=False` warns once if the first `y_pred` it sees
+  with concrete values (an eager call) is not rows of probabilities.
 * `y_true` are integer labels of shape `(B,)` or `(B, 1)`, or one-hot rows of
   shape `(B, c)`. A dense row `y` gives `sum_k y_k L_k`, the expected loss
   under `y`; for one-hot rows that is the paper's loss.
@@ -36,8 +38,8 @@ Notation: `z` logits, `a = softmax(z)`, `k` the labelled class, `c` classes.
 import dataclasses
 import math
 import numbers
-import warnings
 import re
+import warnings
 
 import keras
 from keras import ops

@@ -248,3 +248,15 @@ class TestCorrectClassBiasInputKinds(InputKindsTestCase):
             (features.astype("float32"), labels), labels, batch_size=BATCH, verbose=0
         )
         np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-4)
+
+
+def test_every_registered_loss_has_a_case():
+    registered = {
+        obj
+        for obj in keras.saving.get_custom_objects().values()
+        if getattr(obj, "__module__", "") == "keras_robust.losses"
+    }
+    covered = {type(losses.get(name)) for name, _ in LOSS_CASES} | {
+        type(losses.get(name)).fn for name, _ in LOSS_CASES
+    }
+    assert registered == covered
