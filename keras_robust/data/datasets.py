@@ -15,12 +15,9 @@ import dataclasses
 
 import numpy as np
 
-<<<<<<< HEAD
 from keras_robust import validation
-=======
 from keras_robust.data.cifar_n import LABEL_SETS as HUMAN_LABEL_SETS
 from keras_robust.data.cifar_n import manual_download_error
->>>>>>> main
 
 AUGMENTATION_POLICIES = ("flip_crop", "crop_flip_rotate", "none")
 # Where `load_dataset` reads the paper's datasets from: TensorFlow Datasets,
@@ -306,16 +303,11 @@ def _load_keras_dataset(name):
     return images(x_train), labels(y_train), images(x_test), labels(y_test)
 
 
-<<<<<<< HEAD
-def _load_tfds_split(name, split, data_dir, download):
+def _load_tfds_split(name, split, data_dir, download, extra_features=()):
+    """`(images, labels, *extra_features)` of one split as NumPy arrays."""
     tfds = validation.import_optional(
         "tensorflow_datasets", "data", f"Loading {name!r} from TFDS"
     )
-=======
-def _load_tfds_split(name, split, data_dir, download, extra_features=()):
-    """`(images, labels, *extra_features)` of one split as NumPy arrays."""
-    import tensorflow_datasets as tfds
->>>>>>> main
 
     # Batches rather than `batch_size=-1`: the latter crashes under
     # `tfds.testing.mock_data`, and neither path may read `info.splits`.
