@@ -12,8 +12,10 @@ marker in every figure of the project.
 - A starred variant (output bias eps > 0, e.g. MAE* with eps 0.5) keeps
   its base loss's line style, takes the star marker `STARRED_MARKER` and
   its base colour shaded towards black by `eps / (eps + 2)` (eps 0.5: a
-  fifth, eps 3: three fifths), so MAE*1.5 and MAE*3.0 differ at a glance
-  and both read as MAE.
+  fifth, eps 3: three fifths); the star is hollow below eps 2
+  (`FILLED_STAR_OUTPUT_BIAS`: the paper's noise-robust choices 0.5 and 1.5)
+  and filled from 2 on (its accuracy choices 2.5 and 3.0), so MAE*1.5 and
+  MAE*3.0 differ at a glance and both read as MAE.
 - A loss without an entry gets a colour and marker from `FALLBACK_STYLES`,
   chosen by a checksum of its name (the same in every process).
 
@@ -47,16 +49,23 @@ FALLBACK_STYLES = (("#bcbd22", "h"), ("#17becf", "p"), ("#393b79", "<"), ("#6379
 LONG_TAILED = frozenset({"ce", "gce", "sce", "bitemp"})
 #: The marker of every starred variant.
 STARRED_MARKER = "*"
+#: Smallest eps whose star is filled; smaller ones are hollow.
+FILLED_STAR_OUTPUT_BIAS = 2.0
 #: Line style of a curve drawn on top of one it coincides with.
 COINCIDING_LINESTYLE = ":"
 
 
-class LossStyle(collections.namedtuple("LossStyle", "color marker linestyle")):
-    """How one loss is drawn: a hex colour, a matplotlib marker and line style."""
+class LossStyle(collections.namedtuple("LossStyle", "color marker linestyle fillstyle")):
+    """How one loss is drawn: a hex colour, a matplotlib marker, line and fill style."""
 
     def kwargs(self):
         """The style as keyword arguments of `Axes.plot`."""
-        return {"color": self.color, "marker": self.marker, "linestyle": self.linestyle}
+        return {
+            "color": self.color, "marker": self.marker, "linestyle": self.linestyle,
+            "fillstyle": self.fillstyle,
+            # A star reads smaller than the other markers at the same size.
+            "markersize": 10 if self.marker == STARRED_MARKER else 6,
+        }
 
 
 def _shade(color, fraction):
@@ -92,10 +101,12 @@ def _cached_style(loss, output_bias):
     else:
         color, marker = FALLBACK_STYLES[zlib.crc32(loss.encode()) % len(FALLBACK_STYLES)]
     linestyle = "--" if loss in LONG_TAILED else "-"
+    fillstyle = "full"
     if output_bias > 0:
         color = _shade(color, output_bias / (output_bias + 2.0))
         marker = STARRED_MARKER
-    return LossStyle(color, marker, linestyle)
+        fillstyle = "full" if output_bias >= FILLED_STAR_OUTPUT_BIAS else "none"
+    return LossStyle(color, marker, linestyle, fillstyle)
 
 
 def coinciding_groups(curves, tolerance):
@@ -159,7 +170,7 @@ def draw_lines(axis, curves, tolerance, *, markers=8):
                 kwargs["linestyle"] = COINCIDING_LINESTYLE
             (line,) = axis.plot(
                 x, values, markevery=(position % markevery, markevery),
-                linewidth=2.0 if position else 1.5, markersize=5, **kwargs,
+                linewidth=2.0 if position else 1.5, **kwargs,
             )
             lines.append(line)
         handles.append(tuple(lines) if len(lines) > 1 else lines[0])

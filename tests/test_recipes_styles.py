@@ -21,18 +21,19 @@ def test_one_style_per_loss():
     assert len(set(color for color, _ in base)) == len(base)
     assert len(set(marker for _, marker in base)) == len(base)
     assert styles.STARRED_MARKER not in {marker for _, marker in base}
-    assert styles.loss_style("ce") == ("#1f77b4", "o", "--")  # long-tailed: dashed
-    assert styles.loss_style("boundce") == ("#d62728", "X", "-")
+    assert styles.loss_style("ce") == ("#1f77b4", "o", "--", "full")  # long-tailed: dashed
+    assert styles.loss_style("boundce") == ("#d62728", "X", "-", "full")
     # A starred variant: the base colour shaded by eps / (eps + 2) towards
-    # black, the star marker, the base line style. MAE #a0a0a0 (160) at eps
-    # 0.5: 160 * 0.8 = 128 = 0x80. boundCE #d62728 at eps 2.5: (214, 39, 40)
-    # * 2 / 4.5 = (95.1, 17.3, 17.8) -> #5f1112.
-    assert styles.loss_style("mae", 0.5) == ("#808080", "*", "-")
-    assert styles.loss_style("boundce", 2.5) == ("#5f1112", "*", "-")
+    # black, the star marker (hollow below eps 2), the base line style. MAE
+    # #a0a0a0 (160) at eps 0.5: 160 * 0.8 = 128 = 0x80. boundCE #d62728 at
+    # eps 2.5: (214, 39, 40) * 2 / 4.5 = (95.1, 17.3, 17.8) -> #5f1112.
+    assert styles.loss_style("mae", 0.5) == ("#808080", "*", "-", "none")
+    assert styles.loss_style("boundce", 2.5) == ("#5f1112", "*", "-", "full")
+    assert styles.loss_style("boundce", 1.5).fillstyle == "none"
     assert styles.loss_style("mae", 1.5).color != styles.loss_style("mae", 3.0).color
     # A loss without an entry: a fixed fallback, the same every time.
     assert styles.loss_style("newloss") in [
-        (color, marker, "-") for color, marker in styles.FALLBACK_STYLES
+        (color, marker, "-", "full") for color, marker in styles.FALLBACK_STYLES
     ]
     with pytest.raises(ValueError, match="output_bias"):
         styles.loss_style("mae", -1.0)
