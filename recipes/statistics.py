@@ -146,9 +146,17 @@ def bootstrap_kendall_tau(
         ],
         axis=1,
     )
-    taus = [kendall_tau(row, list(reference)) for row in means]
-    taus = [value for value in taus if value is not None]
-    if not taus:
+    # tau depends on the order of the means alone: one scipy call per
+    # distinct order (ranks, ties kept) of the resamples.
+    from scipy import stats
+
+    orders, inverse = np.unique(stats.rankdata(means, axis=1), axis=0, return_inverse=True)
+    taus = np.array([
+        np.nan if value is None else value
+        for value in (kendall_tau(order, list(reference)) for order in orders)
+    ])[np.ravel(inverse)]
+    taus = taus[~np.isnan(taus)]
+    if not taus.size:
         return tau, None, None
     low, high = np.percentile(taus, [50 * (1 - confidence), 50 * (1 + confidence)])
     return tau, float(low), float(high)

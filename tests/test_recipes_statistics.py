@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from recipes import statistics
@@ -88,3 +89,25 @@ def test_bootstrap_errors_name_the_argument():
         statistics.bootstrap_kendall_tau([[1.0]], [1.0, 2.0])
     with pytest.raises(ValueError, match="empty"):
         statistics.bootstrap_kendall_tau([[], [1.0]], [1.0, 2.0])
+
+
+def test_bootstrap_against_a_direct_computation():
+    # The protocol spelled out: seed 0, each loss's seeds drawn with
+    # replacement in turn, scipy's tau-b of every resample's means, the
+    # 2.5th and 97.5th percentiles.
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    samples = [rng.normal(80.0 + 0.3 * i, 1.0, size=4 + i % 2) for i in range(6)]
+    reference = [1.0, 3.0, 2.0, 5.0, 4.0, 6.0]
+    draws = np.random.default_rng(0)
+    means = np.stack([
+        values[draws.integers(0, values.size, size=(300, values.size))].mean(axis=1)
+        for values in samples
+    ], axis=1)
+    taus = [stats.kendalltau(row, reference).statistic for row in means]
+    expected = np.percentile(taus, [2.5, 97.5])
+    tau, low, high = statistics.bootstrap_kendall_tau(samples, reference, resamples=300)
+    assert tau == pytest.approx(stats.kendalltau([v.mean() for v in samples], reference).statistic)
+    assert (low, high) == (pytest.approx(expected[0]), pytest.approx(expected[1]))
+    assert low < tau < high
