@@ -141,7 +141,8 @@ def _row_order(block_key, rows):
 
 def _block_order(item):
     dataset, model, noise_kind = item[0]
-    position = list(data.DATASETS).index(dataset) if dataset in data.DATASETS else len(data.DATASETS)
+    datasets = list(data.DATASETS)
+    position = datasets.index(dataset) if dataset in datasets else len(datasets)
     return position, dataset, model, noise_kind
 
 

@@ -141,8 +141,8 @@ def draw_curves(panels):
             fontsize="medium",
         )
         epochs = sorted({
-            epoch for cell in cells.values() for run in cell.runs
-            for epoch in run.history.get("epoch") or ()
+            epoch for cell in cells.values()
+            for epoch in mean_curve(cell.runs, "test_accuracy")[0]
         })
         if epochs:
             lower.set_xticks(epoch_ticks(epochs[0], epochs[-1]))

@@ -2,7 +2,7 @@
 
 The one place that maps the paper's tables to datasets, models and loss
 rows; the sweeps of `recipes/configs/table2.py`, `table3.py` and
-`lr_grid.py` and the comparison of `recipes.report` read it.
+`lr_grid.py` and the report (`recipes.tables`, `recipes.agreement`) read it.
 
 Sources (Staats, Thamm & Rosenow 2023, `paper.md`):
 
