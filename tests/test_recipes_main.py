@@ -210,6 +210,7 @@ def test_help_lists_the_configs_and_the_fields(tmp_path):
         assert any(line.split()[:1] == [name] for line in lines), name
     assert any(line.split()[:3] == ["epochs", "int", "default"] for line in lines)
     assert any(line.split()[:2] == ["loss", "str"] for line in lines)
+    assert "XLA (tensorflow) or torch.compile (torch); jax always jits." in process.stdout
 
 
 def test_report_only_on_a_missing_workdir_creates_nothing(tmp_path):
