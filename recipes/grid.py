@@ -85,23 +85,18 @@ import threading
 import time
 import traceback
 
-import recipes
+import keras_tuner
+from absl import app
+from absl import flags
+from keras_tuner.src import config as keras_tuner_config
+from keras_tuner.src.distribute import utils as distribute_utils
 
-# A command line (`python -m recipes.grid`): before Keras imports TensorFlow.
-recipes.start_tensorflow_quietly()
-
-import keras_tuner  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from keras_tuner.src import config as keras_tuner_config  # noqa: E402
-from keras_tuner.src.distribute import utils as distribute_utils  # noqa: E402
-
-from recipes import atomic_files  # noqa: E402
-from recipes import cli  # noqa: E402
-from recipes import config as config_lib  # noqa: E402
-from recipes import lease as lease_lib  # noqa: E402
-from recipes import results as results_lib  # noqa: E402
-from recipes import train_lib  # noqa: E402
+from recipes import atomic_files
+from recipes import cli
+from recipes import config as config_lib
+from recipes import lease as lease_lib
+from recipes import results as results_lib
+from recipes import train_lib
 
 LOG_FILENAME = "sweep_log.jsonl"
 SWEEP_FILENAME = "sweep.json"
