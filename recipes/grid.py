@@ -1,11 +1,10 @@
 r"""The work queue of any sweep: one keras-tuner grid over runs.
 
-A sweep is a base config and a list of points, each a dict of overrides
-(`get_sweep()` of a config file such as `recipes/configs/table2.py`, e.g.
-`{"loss": "mae", "output_bias": 0.5, "seed": 1}`; dotted keys reach nested
-fields). `run_sweep` trains every point once with
+A sweep is a list of resolved runs (`recipes.config.resolve_sweep` of a
+config file's `get_config()` and `get_sweep()` points, such as
+`recipes/configs/table2.py`). `run_sweep` trains every run once with
 `recipes.train_lib.train_and_evaluate` in `<workdir>/<run_id>/`, where the
-run id (`recipes.config.run_id`) is unique for the point's settings:
+run id (`recipes.config.RunSpec.run_id`) is unique for the run's settings:
 
     python -m recipes.main --config=recipes/configs/table2.py --workdir=runs/table2
 
@@ -13,8 +12,7 @@ Stop it at any time and start the same command again: finished runs are
 not redone, the interrupted run resumes from its last epoch, and
 keras-tuner (reloaded from `<workdir>/tuner/`) hands out the remaining
 points. A run that fails is reported on stderr while the others go on; the
-next start retries it. Before any training every point is resolved and
-checked (`recipes.config.ConfigError`), and a run directory holding the
+next start retries it. Before any training a run directory holding the
 results of other settings stops the sweep
 (`recipes.results.SettingsMismatchError`).
 
@@ -33,8 +31,8 @@ points and blocks until the sweep is done, then any number of workers:
     KERASTUNER_ORACLE_PORT=8000 \
         python -m recipes.main --config=recipes/configs/table2.py --workdir=/shared/table2
 
-Every sweep also leaves `<workdir>/sweep.json` (the base config and the
-points), so a worker can join it without the config file:
+Every sweep also leaves `<workdir>/sweep.json` (every run's id and
+settings), so a worker can join it without the config file:
 `python -m recipes.grid --workdir=/shared/table2` with the same variables.
 
 Dead processes (see `RunGridOracle`, `serve_chief`, `PatientStub` and
@@ -77,7 +75,6 @@ it trained, seconds).
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import signal
@@ -141,71 +138,39 @@ def is_distributed_worker():
 # Sweeps and their points.
 
 
-def load_sweep(config_filename):
-    """The points of a config file's `get_sweep`, or None if it has none.
-
-    Args:
-        config_filename: `path/to/config.py` or `path/to/config.py:ARG`
-            (as `--config` takes it); `ARG` goes to `get_sweep(ARG)` as it
-            goes to `get_config(ARG)`.
-
-    Returns:
-        A list of dicts of overrides, or None.
-
-    Raises:
-        SweepError: if the file does not exist or `get_sweep` refuses `ARG`.
-    """
-    path, _, arg = str(config_filename).partition(":")
-    spec = importlib.util.spec_from_file_location("recipes_sweep_config", path)
-    if spec is None or not os.path.isfile(path):
-        raise SweepError(f"--config={config_filename}: no config file {path!r}.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    get_sweep = getattr(module, "get_sweep", None)
-    if get_sweep is None:
-        return None
-    try:
-        return get_sweep(arg) if arg else get_sweep()
-    except ValueError as error:  # a config argument that is not allowed
-        raise SweepError(f"--config={config_filename}: {error}") from None
-
-
 class Point:
-    """One run of a sweep: its config, run id and directory."""
+    """One run of a sweep: its `recipes.config.RunSpec`, run id and directory."""
 
-    def __init__(self, config, workdir):
-        self.config = config
-        # Resolves and checks every field (config.ConfigError).
-        self.run_id = config_lib.run_id(config)
+    def __init__(self, spec, workdir):
+        self.spec = spec
+        self.run_id = spec.run_id
         self.run_dir = os.path.join(os.fspath(workdir), self.run_id)
 
     def is_finished(self):
         """Whether the run is done (a damaged results file: not done; the
         trainer sets it aside and trains the run again)."""
         try:
-            return results_lib.is_finished(self.run_dir, self.config)
+            return results_lib.is_finished(self.run_dir, self.spec)
         except results_lib.DamagedResultsError:
             return False
 
 
-def sweep_points(config, sweep, workdir):
+def sweep_points(specs, workdir):
     """The runs of a sweep, in its order, without repeats.
 
-    Resolves every point (`recipes.config.resolve`) and checks every run
-    directory, so that a bad value or a results file of other settings
+    Checks every run directory, so that a results file of other settings
     stops the sweep before any training.
 
     Raises:
-        config.ConfigError: for an invalid point.
         results.SettingsMismatchError: for a run directory of other
             settings.
         SweepError: for an empty sweep.
     """
-    if not sweep:
+    if not specs:
         raise SweepError("The sweep has no points.")
     points = {}
-    for overrides in sweep:
-        point = Point(config_lib.override(config, overrides), workdir)
+    for spec in specs:
+        point = Point(spec, workdir)
         points.setdefault(point.run_id, point)
     for point in points.values():
         point.is_finished()
@@ -217,22 +182,22 @@ def _digest(points):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
 
 
-def write_sweep_file(config, sweep, workdir):
-    """Writes `<workdir>/sweep.json`: the base config and the points."""
+def write_sweep_file(specs, workdir):
+    """Writes `<workdir>/sweep.json`: every run's id and settings, in order."""
+    runs = [{"run_id": spec.run_id, "settings": spec.settings} for spec in specs]
     atomic_files.write_text(
         os.path.join(os.fspath(workdir), SWEEP_FILENAME),
-        json.dumps({"config": config.to_dict(), "sweep": list(sweep)}, indent=1) + "\n",
+        json.dumps({"runs": runs}, indent=1) + "\n",
     )
 
 
 def read_sweep_file(workdir):
-    """`(config, sweep)` of `<workdir>/sweep.json`."""
+    """The `RunSpec`s of `<workdir>/sweep.json`, rebuilt from their settings."""
     path = os.path.join(os.fspath(workdir), SWEEP_FILENAME)
     try:
         with open(path, encoding="utf-8") as file:
             stored = json.load(file)
-        config = config_lib.override(config_lib.get_default_config(), stored["config"])
-        return config, stored["sweep"]
+        return [config_lib.RunSpec.from_settings(run["settings"]) for run in stored["runs"]]
     except FileNotFoundError:
         raise SweepError(
             f"{path} does not exist: no sweep was started in that directory."
@@ -274,7 +239,7 @@ class RunGrid(keras_tuner.HyperModel):
             start = time.time()
             try:
                 result = train_lib.train_and_evaluate(
-                    point.config, point.run_dir,
+                    point.spec, point.run_dir,
                     callbacks=[*self.callbacks, lease_lib.StopIfLeaseLost(lease)],
                 )
             except lease_lib.LeaseLostError as error:
@@ -806,8 +771,8 @@ def read_log(workdir):
     return atomic_files.read_json_lines(os.path.join(os.fspath(workdir), LOG_FILENAME))
 
 
-def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
-    """Trains every point of a sweep once; returns the finished results.
+def run_sweep(specs, workdir, *, workers=0, environment=None, callbacks=()):
+    """Trains every run of a sweep once; returns the finished results.
 
     Runs the points in this process, as the chief or a worker of a
     distributed sweep when the `KERASTUNER_*` variables say so, or, with
@@ -815,12 +780,13 @@ def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
     docstring).
 
     Args:
-        config: The base config (`recipes.config.get_default_config()` and
-            the config file's changes).
-        sweep: A list of dicts of overrides, one per run.
+        specs: The `recipes.config.RunSpec` of every run
+            (`recipes.config.resolve_sweep`).
         workdir: The sweep's directory; run `i` lives in
             `<workdir>/<run id>/`.
         workers: 0 to train here; k > 0 for k local worker processes.
+        environment: The sweep's environment variables, read once by the
+            caller (None: this process's).
         callbacks: Keras callbacks given to every run of this process.
 
     Returns:
@@ -829,15 +795,15 @@ def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
         stderr).
 
     Raises:
-        config.ConfigError, results.SettingsMismatchError: before any
-            training, for an invalid point or a run directory of other
-            settings.
+        results.SettingsMismatchError: before any training, for a run
+            directory of other settings.
         SweepError: for bad `workers`, or when a local worker failed.
     """
+    del environment  # Read from os.environ below.
     check_workers(workers)
     check_environment()
     workdir = os.fspath(workdir)
-    points = sweep_points(config, sweep, workdir)
+    points = sweep_points(specs, workdir)
     if workers:
         distributed = [name for name in DISTRIBUTED_ENV if name in os.environ]
         if distributed:
@@ -846,14 +812,14 @@ def run_sweep(config, sweep, workdir, workers=0, callbacks=()):
                 f"{', '.join(distributed)} is set: unset it, or leave out "
                 "--workers to join that chief."
             )
-        write_sweep_file(config, sweep, workdir)
+        write_sweep_file([point.spec for point in points], workdir)
         print(f"{len(points)} runs in {workdir}, {workers} at a time", flush=True)
         status = launch_local_workers(workdir, workers)
         if status:
             raise SweepError(f"A local worker exited with status {status}.")
     else:
         if not is_distributed_worker():
-            write_sweep_file(config, sweep, workdir)
+            write_sweep_file([point.spec for point in points], workdir)
         print(f"{len(points)} runs in {workdir} ({tuner_id()})", flush=True)
         try:
             if is_distributed_worker() and all(point.is_finished() for point in points):
@@ -1107,16 +1073,16 @@ def main(argv, flag_values=flags.FLAGS):
         cli.usage_error("recipes.grid", "--workdir is required: the directory of a started sweep.")
     watch_launcher()
     try:
-        config, sweep = read_sweep_file(flag_values.workdir)
+        specs = read_sweep_file(flag_values.workdir)
         check_environment()
-        # Every point and run directory, before any training.
-        sweep_points(config, sweep, flag_values.workdir)
-    except (SweepError, config_lib.ConfigError) as error:
+        # Every run directory, before any training.
+        sweep_points(specs, flag_values.workdir)
+    except SweepError as error:
         cli.usage_error("recipes.grid", f"--workdir={flag_values.workdir}: {error}")
     except results_lib.SettingsMismatchError as error:
         cli.usage_error("recipes.grid", error)
     try:
-        run_sweep(config, sweep, flag_values.workdir)
+        run_sweep(specs, flag_values.workdir)
     except SweepError as error:
         print(f"recipes.grid: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)

@@ -14,7 +14,9 @@ import importlib.util  # noqa: E402
 # in a recipe's own process. The plugin's tests also run where only the
 # plugin is installed (no TensorFlow, no absl, no recipes' extras).
 if importlib.util.find_spec("recipes") is not None:
-    import recipes  # noqa: E402,F401
+    import recipes  # noqa: E402
+
+    recipes.start_tensorflow_quietly()
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
