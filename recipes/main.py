@@ -10,7 +10,7 @@ its final metrics. Every field of `recipes.config` can be overridden with
 protocol and the paper's loss hyperparameters. A config file that defines
 `get_sweep()` (Tables 2 and 3, the learning-rate grid, the quickstart) runs
 every point of its sweep once, in `<workdir>/<run id>/`
-(`recipes.grid.run_sweep`), then writes and prints the report
+(`recipes.sweep.run_sweep`), then writes and prints the report
 (`recipes.report.write_report`):
 
     python -m recipes.main --config=quickstart --workdir=runs/quickstart
@@ -44,9 +44,11 @@ from ml_collections import config_flags
 
 from recipes import cli
 from recipes import config as config_lib
-from recipes import grid
+from recipes import distributed
+from recipes import launcher
 from recipes import report
 from recipes import results
+from recipes import sweep as sweep_lib
 from recipes import train_lib
 
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
@@ -197,7 +199,12 @@ def check_writable(workdir):
 
 
 def _check_before_training(config, sweep, workdir, workers):
-    """Resolves the config or every sweep point, and checks the flags."""
+    """Resolves the config or every sweep point, and checks the flags.
+
+    Returns:
+        The sweep's `distributed.SweepEnvironment` (read from `os.environ`),
+        or None for one run.
+    """
     try:
         if sweep is None:
             config_lib.resolve(config)
@@ -214,13 +221,15 @@ def _check_before_training(config, sweep, workdir, workers):
             f"--workers={workers}: allowed only for a sweep (a config with "
             "get_sweep); this config is one run"
         )
+    environment = None
     try:
-        grid.check_workers(workers)
+        launcher.check_workers(workers)
         if sweep is not None:
-            grid.check_environment()
-    except grid.SweepError as error:
+            environment = distributed.SweepEnvironment.from_environ(os.environ)
+    except distributed.SweepError as error:
         usage_error(error)
     check_writable(workdir)
+    return environment
 
 
 def print_run(result, workdir):
@@ -253,20 +262,22 @@ def main(argv):
     if not workdir:
         usage_error("--workdir is required: the directory of the run or sweep")
     try:
-        sweep = grid.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
-    except grid.SweepError as error:
+        sweep = sweep_lib.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
+    except distributed.SweepError as error:
         usage_error(error)
     if _REPORT_ONLY.value:
         _report_only(sweep, workdir)
         return
-    _check_before_training(config, sweep, workdir, _WORKERS.value)
+    environment = _check_before_training(config, sweep, workdir, _WORKERS.value)
     start = time.monotonic()
     try:
         if sweep is None:
             print_run(train_lib.train_and_evaluate(config, workdir), workdir)
         else:
-            results_list = grid.run_sweep(config, sweep, workdir, workers=_WORKERS.value)
-            if not grid.is_distributed_worker():
+            results_list = sweep_lib.run_sweep(
+                config, sweep, workdir, workers=_WORKERS.value, environment=environment
+            )
+            if not environment.is_worker:
                 print(report.write_report(results_list, workdir))
                 print(
                     f"{len(results_list)} of {len(sweep)} runs finished in {workdir}; "
@@ -275,7 +286,10 @@ def main(argv):
     except results.SettingsMismatchError as error:
         # Found before any training: the run directory's settings.
         usage_error(error)
-    except grid.SweepError as error:
+    except distributed.SweepInterrupted as error:
+        print(f"recipes.main: {error}", file=sys.stderr)
+        sys.exit(error.status)
+    except distributed.SweepError as error:
         print(f"recipes.main: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)
     except config_lib.ConfigError as error:

@@ -1,0 +1,195 @@
+r"""Trains every run of a sweep once: `run_sweep`.
+
+A sweep is a base config and a list of points, each a dict of overrides
+(`get_sweep()` of a config file such as `recipes/configs/table2.py`, e.g.
+`{"loss": "mae", "output_bias": 0.5, "seed": 1}`; dotted keys reach nested
+fields). `run_sweep` trains every point once with
+`recipes.train_lib.train_and_evaluate` in `<workdir>/<run id>/`
+(`recipes.sweep_files` names what the directory holds):
+
+    python -m recipes.main --config=recipes/configs/table2.py --workdir=runs/table2
+
+Stop it at any time and start the same command again: finished runs are
+not redone, the interrupted run resumes from its last epoch, and
+keras-tuner (reloaded from `<workdir>/tuner/`) hands out the remaining
+runs. A run that fails is reported on stderr while the others go on; the
+next start retries it. Before any training every point is resolved and
+checked (`recipes.config.ConfigError`), and a run directory holding the
+results of other settings stops the sweep
+(`recipes.results.SettingsMismatchError`). A sweep whose runs are all
+finished says so and trains nothing, whatever the process's role.
+
+Where the runs are trained:
+
+- here, one after the other (`workers=0`, no `KERASTUNER_*` variables);
+- in `k` local worker processes under a local chief (`workers=k`,
+  `recipes.launcher`), when one run cannot fill the device;
+- on several machines: every process gets the same command and the same
+  `--workdir` on a shared file system; one chief (`recipes.chief`) hands
+  out runs, any number of workers train them:
+
+      # on the chief, e.g. host 10.0.0.1
+      KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=10.0.0.1 \
+      KERASTUNER_ORACLE_PORT=8000 \
+          python -m recipes.main --config=recipes/configs/table2.py --workdir=/shared/table2
+
+      # on every worker machine (or one per GPU: CUDA_VISIBLE_DEVICES=i),
+      # each with its own id tuner0, tuner1, ...
+      KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 \
+      KERASTUNER_ORACLE_PORT=8000 \
+          python -m recipes.main --config=recipes/configs/table2.py --workdir=/shared/table2
+
+  or, without the config file, `python -m recipes.grid --workdir=/shared/table2`
+  with the same variables (it reads `<workdir>/sweep.json`).
+
+Dead processes: a worker holds a lease (`recipes.lease`) on itself while it
+lives and on the run it trains, each touched every quarter of
+`KERAS_ROBUST_HEARTBEAT_TIMEOUT` (120 s by default) by a thread. The chief
+puts back in the queue the run of a worker that sent no heartbeat for that
+long (on the same host: whose process is gone), and the next worker
+resumes it from its checkpoint; a slow but live worker keeps its run. A
+worker that was judged dead while only stalled sees that its run's lease
+was taken and stops the run at its next batch, so a run is never trained
+by two workers at once. A chief killed and started again on the same port
+reloads its state from `<workdir>/tuner/`; a worker whose chief does not
+answer retries for `KERAS_ROBUST_CHIEF_TIMEOUT` seconds (300 by default),
+then exits with one line and status 1 (status 0 if every run has its
+results).
+"""
+
+import importlib.util
+import os
+import sys
+
+from recipes import launcher
+from recipes import results as results_lib
+from recipes import sweep_files
+from recipes import tuner as tuner_lib
+from recipes.chief import ChiefLostError
+from recipes.distributed import SweepError
+
+
+def load_sweep(config_filename):
+    """The points of a config file's `get_sweep`, or None if it has none.
+
+    Args:
+        config_filename: `path/to/config.py` or `path/to/config.py:ARG`
+            (as `--config` takes it); `ARG` goes to `get_sweep(ARG)` as it
+            goes to `get_config(ARG)`.
+
+    Returns:
+        A list of dicts of overrides, or None.
+
+    Raises:
+        SweepError: if the file does not exist or `get_sweep` refuses `ARG`.
+    """
+    path, _, arg = str(config_filename).partition(":")
+    spec = importlib.util.spec_from_file_location("recipes_sweep_config", path)
+    if spec is None or not os.path.isfile(path):
+        raise SweepError(f"--config={config_filename}: no config file {path!r}.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    get_sweep = getattr(module, "get_sweep", None)
+    if get_sweep is None:
+        return None
+    try:
+        return get_sweep(arg) if arg else get_sweep()
+    except ValueError as error:  # a config argument that is not allowed
+        raise SweepError(f"--config={config_filename}: {error}") from None
+
+
+class _Progress:
+    """Counts the runs that end in the process that hands them out."""
+
+    def __init__(self, total, finished):
+        self.total = total
+        self.finished = finished
+
+    def run_ended(self, run_id, completed):
+        if completed:
+            self.finished = min(self.total, self.finished + 1)
+            print(f"[{self.finished}/{self.total}] {run_id} finished.", flush=True)
+
+
+def _train(runs, workdir, workers, environment, callbacks, progress):
+    """Trains the unfinished `runs` here, as a chief or worker, or in local workers."""
+    if workers:
+        status = launcher.launch_local_workers(workdir, workers, environment)
+        if status:
+            raise SweepError(f"A local worker exited with status {status}.")
+        return
+    try:
+        tuner_lib.make_tuner(
+            runs, workdir, environment, callbacks=callbacks,
+            on_run_end=None if environment.is_worker else progress.run_ended,
+        ).search(verbose=0)
+    except ChiefLostError:
+        if not all(run.is_finished() for run in runs):
+            raise
+        print(f"{environment.name}: the chief is gone and every run has its results.",
+              flush=True)
+
+
+def run_sweep(config, sweep, workdir, *, workers=0, environment, callbacks=()):
+    """Trains every point of a sweep once; returns the finished results.
+
+    Args:
+        config: The base config (`recipes.config.get_default_config()` and
+            the config file's changes).
+        sweep: A list of dicts of overrides, one per run.
+        workdir: The sweep's directory; a run lives in `<workdir>/<run id>/`.
+        workers: 0 to train here (or as the chief or worker that
+            `environment` names); k > 0 for k local worker processes.
+        environment: This process's `recipes.distributed.SweepEnvironment`.
+        callbacks: Keras callbacks given to every run of this process.
+
+    Returns:
+        The `recipes.results.RunResult` of every finished run, in the
+        sweep's order (a run that failed is left out and reported on
+        stderr).
+
+    Raises:
+        config.ConfigError, results.SettingsMismatchError: before any
+            training, for an invalid point or a run directory of other
+            settings.
+        SweepError: for bad `workers`, or when a local worker failed.
+        SweepInterrupted: when the local workers were stopped by a signal.
+    """
+    launcher.check_workers(workers)
+    workdir = os.fspath(workdir)
+    runs = sweep_files.sweep_runs(config, sweep, workdir)
+    if workers and environment.variables_set:
+        raise SweepError(
+            f"--workers={workers} starts its own chief and workers, but "
+            f"{', '.join(environment.variables_set)} is set: unset it, or leave out "
+            "--workers to join that chief."
+        )
+    if not environment.is_worker:
+        sweep_files.write_sweep_file(config, sweep, workdir)
+    already = sum(run.is_finished() for run in runs)
+    who = f"{workers} at a time" if workers else environment.name
+    print(f"{len(runs)} runs in {workdir}, {already} already finished ({who}).", flush=True)
+    if already == len(runs):
+        print(f"{environment.name}: every run of the sweep is finished; nothing to train.",
+              flush=True)
+    else:
+        _train(runs, workdir, workers, environment, callbacks, _Progress(len(runs), already))
+    if environment.is_worker:
+        mine = [entry for entry in sweep_files.read_log(workdir)
+                if entry["tuner_id"] == environment.name]
+        print(f"Worker {environment.name} done: {len(mine)} runs.", flush=True)
+    finished = [run for run in runs if run.is_finished()]
+    if len(finished) < len(runs):
+        print(
+            f"{len(runs) - len(finished)} of {len(runs)} runs did not finish "
+            "(errors above); start the same command again to retry them.",
+            file=sys.stderr,
+        )
+    damaged = sweep_files.damaged_files(runs)
+    if damaged:
+        print(
+            f"{len(damaged)} damaged files were set aside (kept for inspection; "
+            f"their runs were redone or resumed): {', '.join(damaged)}",
+            file=sys.stderr,
+        )
+    return [results_lib.read(run.run_dir) for run in finished]
