@@ -1,7 +1,7 @@
 r"""Who trains a run of a sweep now: a lease file with a heartbeat.
 
 A worker that trains a run holds `<run dir>/lease.json`
-(`{"owner", "token", "host", "pid"}`) and touches it every
+(`{"owner", "token", "host", "pid", "since"}`) and touches it every
 `heartbeat_seconds()` from a background thread. The lease is live while
 its last touch is younger than `heartbeat_timeout()` seconds
 (`KERAS_ROBUST_HEARTBEAT_TIMEOUT`, default 120), measured on the clock of
@@ -100,6 +100,7 @@ class LeaseInfo:
         host: The holder's host name.
         pid: The holder's process id.
         age: Seconds since its last heartbeat (file system clock).
+        since: When the holder took it (its `time.time()`), or None.
     """
 
     owner: str
@@ -107,6 +108,7 @@ class LeaseInfo:
     host: str
     pid: int
     age: float
+    since: float = None
 
     def is_live(self, timeout=None):
         """Whether the holder is alive: a recent heartbeat and, on this host, its pid."""
@@ -121,8 +123,11 @@ def lease_path(run_dir):
     return os.path.join(os.fspath(run_dir), LEASE_FILENAME)
 
 
-def read(run_dir):
+def read(run_dir, now=None):
     """The `LeaseInfo` of `run_dir`, or None if nobody holds it.
+
+    `now`: the time its age is measured to; by default the file system's
+    clock (`filesystem_now` of the run directory's parent).
 
     A lease file that cannot be read (cut short while written) counts as
     held by nobody after the timeout, like a dead holder's: its age is
@@ -135,12 +140,15 @@ def read(run_dir):
             text = file.read()
     except FileNotFoundError:
         return None
-    age = max(0.0, filesystem_now(os.path.dirname(os.path.abspath(run_dir))) - modified)
+    if now is None:
+        now = filesystem_now(os.path.dirname(os.path.abspath(run_dir)))
+    age = max(0.0, now - modified)
     try:
         fields = json.loads(text)
         return LeaseInfo(
             owner=str(fields["owner"]), token=str(fields["token"]),
             host=str(fields["host"]), pid=int(fields["pid"]), age=age,
+            since=None if fields.get("since") is None else float(fields["since"]),
         )
     except (ValueError, KeyError, TypeError):
         return LeaseInfo(owner="?", token="?", host="?", pid=-1, age=age)
@@ -204,7 +212,8 @@ def take(run_dir, owner, timeout=None):
     os.makedirs(run_dir, exist_ok=True)
     path = lease_path(run_dir)
     token = uuid.uuid4().hex
-    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid()}
+    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid(),
+              "since": time.time()}
     if _try_create(path, fields):
         return Lease(run_dir, owner, token)
     info = read(run_dir)

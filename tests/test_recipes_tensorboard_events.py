@@ -106,4 +106,5 @@ def test_tensorboard_names_each_run_of_a_sweep_by_its_run_id(tmp_path):
     multiplexer.Reload()
     assert sorted(multiplexer.Runs()) == run_ids
     for run_id in run_ids:
-        assert sorted(multiplexer.Runs()[run_id]["scalars"]) == sorted(tensorboard_events.SCALAR_KEYS)
+        scalars = multiplexer.Runs()[run_id]["scalars"]
+        assert sorted(scalars) == sorted(tensorboard_events.SCALAR_KEYS)
