@@ -173,12 +173,12 @@ def run_status(run_dir, run_id, settings, *, timeout, now, in_sweep=True):
     if info.is_live(timeout):
         since = "" if info.since is None else f", since {describe_time(info.since, now)}"
         return unfinished("running", f"{holder}, {epoch}{since}", owner=info.owner)
-    return unfinished(
-        "stale",
-        f"{holder} sent no heartbeat for {progress.format_duration(info.age)} "
-        f"(timeout {progress.format_duration(timeout)}); {epoch}; "
-        "another worker may take it over",
+    why = (
+        f"sent no heartbeat for {progress.format_duration(info.age)} "
+        f"(timeout {progress.format_duration(timeout)})"
+        if info.age > timeout else "is gone (no such process on this host)"
     )
+    return unfinished("stale", f"{holder} {why}; {epoch}; another worker may take it over")
 
 
 def sweep_runs(workdir):

@@ -152,3 +152,15 @@ def test_a_taken_lease_says_since_when(tmp_path):
         assert abs(info.since - os.stat(lease.lease_path(tmp_path)).st_mtime) < 5
     finally:
         held.release()
+
+
+def test_a_lease_of_a_gone_process_of_this_host_is_stale(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": [{"run_id": "r", "settings": MLP}]}))
+    leased(tmp_path / "r", "tuner2", socket.gethostname(), 2**22 + 1, since=NOW - 60,
+           heartbeat=NOW - 5)
+    lines, _ = status.report(tmp_path, timeout=TIMEOUT, now=NOW)
+    assert lines[1:] == [
+        "stale (1):",
+        f"  r: tuner2 (pid {2**22 + 1} on {socket.gethostname()}) is gone (no such process "
+        "on this host); no epoch done yet; another worker may take it over",
+    ]
