@@ -2,9 +2,9 @@ r"""Who holds a directory of a sweep now: a lease file with a heartbeat.
 
 A worker holds `<workdir>/workers/<tuner id>/lease.json` while it lives
 and `<run dir>/lease.json` while it trains that run
-(`{"owner", "token", "host", "pid"}`), each touched every quarter of the
-heartbeat timeout by a background thread. A lease is live while its last
-touch is younger than the timeout (the sweep's
+(`{"owner", "token", "host", "pid", "since"}`), each touched every quarter
+of the heartbeat timeout by a background thread. A lease is live while its
+last touch is younger than the timeout (the sweep's
 `SweepEnvironment.heartbeat_timeout`, 120 s by default), measured on the clock of
 the file system that holds the sweep (a probe file is touched and its
 mtime read), so that workers on other machines of a shared file system
@@ -72,6 +72,7 @@ class LeaseInfo:
         host: The holder's host name.
         pid: The holder's process id.
         age: Seconds since its last heartbeat (file system clock).
+        since: When the holder took it (its `time.time()`), or None.
     """
 
     owner: str
@@ -79,6 +80,7 @@ class LeaseInfo:
     host: str
     pid: int
     age: float
+    since: float = None
 
     def is_live(self, timeout):
         """Whether the holder is alive: a heartbeat within `timeout` seconds and, on this host, its pid."""
@@ -92,8 +94,11 @@ def lease_path(run_dir):
     return os.path.join(os.fspath(run_dir), LEASE_FILENAME)
 
 
-def read(run_dir):
+def read(run_dir, now=None):
     """The `LeaseInfo` of `run_dir`, or None if nobody holds it.
+
+    `now`: the time its age is measured to; by default the file system's
+    clock (`filesystem_now` of the run directory's parent).
 
     A lease file that cannot be read (cut short while written) counts as
     held by nobody after the timeout, like a dead holder's: its age is
@@ -106,12 +111,15 @@ def read(run_dir):
             text = file.read()
     except FileNotFoundError:
         return None
-    age = max(0.0, filesystem_now(os.path.dirname(os.path.abspath(run_dir))) - modified)
+    if now is None:
+        now = filesystem_now(os.path.dirname(os.path.abspath(run_dir)))
+    age = max(0.0, now - modified)
     try:
         fields = json.loads(text)
         return LeaseInfo(
             owner=str(fields["owner"]), token=str(fields["token"]),
             host=str(fields["host"]), pid=int(fields["pid"]), age=age,
+            since=None if fields.get("since") is None else float(fields["since"]),
         )
     except (ValueError, KeyError, TypeError):
         return LeaseInfo(owner="?", token="?", host="?", pid=-1, age=age)
@@ -177,7 +185,8 @@ def take(run_dir, owner, timeout):
     os.makedirs(run_dir, exist_ok=True)
     path = lease_path(run_dir)
     token = uuid.uuid4().hex
-    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid()}
+    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid(),
+              "since": time.time()}
     if _try_create(path, fields):
         return Lease(run_dir, owner, token, timeout)
     info = read(run_dir)
