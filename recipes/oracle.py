@@ -61,9 +61,10 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
         workdir: The sweep's directory (the leases live there).
         heartbeat_timeout: Seconds without a heartbeat after which a worker
             is dead.
-        on_run_end: Called as `on_run_end(run_id, completed)` when a
-            trial ends here (in the process that serves the oracle: the
-            chief, or the single process of a sweep), e.g. to show progress.
+        on_run_end: Called as `on_run_end(run_id, metrics)` (`{name: last
+            value}`) when a trial completes here: in the process that serves
+            the oracle (the chief, or the single process of a sweep), which
+            shows the sweep's progress.
         **kwargs: For `GridSearchOracle`.
     """
 
@@ -210,8 +211,12 @@ class RunGridOracle(keras_tuner.oracles.GridSearchOracle):
         super().end_trial(trial)
         # The base class saves before it drops the trial from the running ones.
         self.save()
-        if self.on_run_end is not None:
-            self.on_run_end(trial.hyperparameters.values.get("run"), completed)
+        if completed and self.on_run_end is not None:
+            tracker = self.trials[trial.trial_id].metrics
+            self.on_run_end(
+                trial.hyperparameters.values.get("run"),
+                {name: tracker.get_last_value(name) for name in tracker.metrics},
+            )
 
     def set_state(self, state):
         super().set_state(state)

@@ -62,6 +62,7 @@ import os
 import sys
 
 from recipes import launcher
+from recipes import progress as progress_lib
 from recipes import results as results_lib
 from recipes import sweep_files
 from recipes import tuner as tuner_lib
@@ -98,20 +99,31 @@ def load_sweep(config_filename):
         raise SweepError(f"--config={config_filename}: {error}") from None
 
 
-class _Progress:
-    """Counts the runs that end in the process that hands them out."""
+class _ShowProgress:
+    """Prints `[k/N] <run line>; <time left>` as runs complete (`recipes.progress`)."""
 
-    def __init__(self, total, finished):
-        self.total = total
-        self.finished = finished
+    def __init__(self, runs, workers):
+        finished = {
+            run.run_id: results_lib.read(run.run_dir).wall_seconds
+            for run in runs if run.is_finished()
+        }
+        self.progress = progress_lib.Progress(
+            {run.run_id: (run.config.model, run.config.dataset) for run in runs},
+            finished=finished, workers=workers,
+        )
+        self.oracle = None
 
-    def run_ended(self, run_id, completed):
-        if completed:
-            self.finished = min(self.total, self.finished + 1)
-            print(f"[{self.finished}/{self.total}] {run_id} finished.", flush=True)
+    def run_ended(self, run_id, metrics):
+        if self.oracle is not None and self.oracle.tuner_ids:
+            # The chief: runs are trained by its live workers.
+            self.progress.workers = len(self.oracle.tuner_ids)
+        seconds = metrics.get(tuner_lib.SECONDS, -1.0)
+        print(self.progress.finished_line(
+            run_id, tuner_lib.run_line(run_id, metrics), seconds if seconds >= 0 else None
+        ), flush=True)
 
 
-def _train(runs, workdir, workers, environment, callbacks, progress):
+def _train(runs, workdir, workers, environment, callbacks, show):
     """Trains the unfinished `runs` here, as a chief or worker, or in local workers."""
     if workers:
         status = launcher.launch_local_workers(workdir, workers, environment)
@@ -119,10 +131,12 @@ def _train(runs, workdir, workers, environment, callbacks, progress):
             raise SweepError(f"A local worker exited with status {status}.")
         return
     try:
-        tuner_lib.make_tuner(
+        tuner = tuner_lib.make_tuner(
             runs, workdir, environment, callbacks=callbacks,
-            on_run_end=None if environment.is_worker else progress.run_ended,
-        ).search(verbose=0)
+            on_run_end=None if environment.is_worker else show.run_ended,
+        )
+        show.oracle = tuner.oracle
+        tuner.search(verbose=0)
     except ChiefLostError:
         if not all(run.is_finished() for run in runs):
             raise
@@ -166,14 +180,16 @@ def run_sweep(config, sweep, workdir, *, workers=0, environment, callbacks=()):
         )
     if not environment.is_worker:
         sweep_files.write_sweep_file(config, sweep, workdir)
-    already = sum(run.is_finished() for run in runs)
-    who = f"{workers} at a time" if workers else environment.name
-    print(f"{len(runs)} runs in {workdir}, {already} already finished ({who}).", flush=True)
-    if already == len(runs):
+    show = _ShowProgress(runs, workers)
+    if environment.is_distributed:
+        print(f"{environment.name}: {show.progress.start_line()} ({workdir})", flush=True)
+    else:
+        print(f"{show.progress.start_line()} ({workdir})", flush=True)
+    if show.progress.count == len(runs):
         print(f"{environment.name}: every run of the sweep is finished; nothing to train.",
               flush=True)
     else:
-        _train(runs, workdir, workers, environment, callbacks, _Progress(len(runs), already))
+        _train(runs, workdir, workers, environment, callbacks, show)
     if environment.is_worker:
         mine = [entry for entry in sweep_files.read_log(workdir)
                 if entry["tuner_id"] == environment.name]

@@ -24,8 +24,18 @@ from recipes.oracle import RunGridOracle
 
 TUNER_DIRNAME = "tuner"
 OBJECTIVE = "test_accuracy"
+# The seconds a trial trained (-1: finished before), reported with its metrics.
+SECONDS = "seconds"
 # How often a worker asks again while every run is taken but not done.
 IDLE_POLL_SECONDS = 1.0
+
+
+def run_line(run_id, metrics):
+    """`<run id>: test accuracy 0.8222 (10 s)` for a trial's metrics (`RunGrid.fit`)."""
+    seconds = metrics.get(SECONDS, -1.0)
+    return f"{run_id}: test accuracy {metrics[OBJECTIVE]:.4f} " + (
+        f"({seconds:.0f} s)" if seconds >= 0 else "(finished before)"
+    )
 
 
 class RunGrid(keras_tuner.HyperModel):
@@ -82,14 +92,13 @@ class RunGrid(keras_tuner.HyperModel):
             },
         )
         final = result.final
-        print(
-            f"{run.run_id}: test accuracy {final['test_accuracy']:.4f} "
-            + (f"({seconds:.0f} s)" if trained else "(finished before)"),
-            flush=True,
-        )
-        metrics = {OBJECTIVE: final["test_accuracy"]}
+        metrics = {OBJECTIVE: final["test_accuracy"], SECONDS: seconds if trained else -1.0}
         if final.get("false_label_accuracy") is not None:
             metrics["false_label_accuracy"] = final["false_label_accuracy"]
+        if self.environment.is_worker and self.environment.launcher_pid is None:
+            # The chief shows the sweep's progress (a local launcher relays
+            # its lines); a worker on its own machine shows its runs.
+            print(run_line(run.run_id, metrics), flush=True)
         return metrics
 
 

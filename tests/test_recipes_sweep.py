@@ -60,7 +60,7 @@ def _run_dirs(config, sweep, workdir):
     ]
 
 
-def test_killed_sweep_resumes_without_redoing_runs(tmp_path):
+def test_killed_sweep_resumes_without_redoing_runs(tmp_path, capsys):
     config, sweep = tiny_config(), tiny_sweep()
     with pytest.raises(KeyboardInterrupt):
         run_sweep(
@@ -75,8 +75,19 @@ def test_killed_sweep_resumes_without_redoing_runs(tmp_path):
     }
     assert not os.path.exists(results.results_path(run_dirs[2]))
 
+    capsys.readouterr()
     finished = run_sweep(config, sweep, tmp_path)
     assert [result.run_id for result in finished] == [os.path.basename(d) for d in run_dirs]
+    # Progress: the start line counts the runs finished before; each
+    # finished run's line has [k/N] and the time left.
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        f"4 runs: 2 already finished, 2 to train on 1 worker; about {lines[0].split('about ')[1]}"
+    ) and lines[0].endswith(f"left. ({tmp_path})")
+    ran = [line for line in lines if line.startswith("[")]
+    assert [line.split("]")[0] for line in ran] == ["[3/4", "[4/4"]
+    assert ran[0].startswith(f"[3/4] {os.path.basename(run_dirs[2])}: test accuracy ")
+    assert ran[0].endswith(" left") and ran[1].endswith("; nothing left")
     log = sweep_files.read_log(tmp_path)
     trained = collections.Counter(entry["run_id"] for entry in log if entry["trained"])
     assert sorted(trained) == sorted(os.path.basename(d) for d in run_dirs)
@@ -89,6 +100,7 @@ def test_killed_sweep_resumes_without_redoing_runs(tmp_path):
     # A third start finds the sweep done and trains nothing.
     assert len(run_sweep(config, sweep, tmp_path)) == 4
     assert len(sweep_files.read_log(tmp_path)) == 4
+    assert "tuner0: every run of the sweep is finished; nothing to train." in capsys.readouterr().out
 
 
 def test_failed_run_is_retried_by_the_next_start(tmp_path, capsys):

@@ -104,7 +104,9 @@ def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd, ti
     assert sorted(ran) == sorted(run_ids) and set(ran.values()) == {1}, ran
     assert {entry["tuner_id"] for entry in sweep_files.read_log(tmp_path)} <= {"tuner0", "tuner1"}
     out = capfd.readouterr().out
-    assert "4 runs in" in out and "2 at a time" in out
+    assert f"4 runs: 0 already finished, 4 to train on 2 workers. ({tmp_path})" in out
+    for k in range(1, 5):
+        assert f"[chief] [{k}/4] " in out
     assert "[tuner0] Worker tuner0 done" in out and "[tuner1] Worker tuner1 done" in out
 
 
