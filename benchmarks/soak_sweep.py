@@ -128,7 +128,7 @@ def comparable(run_dir):
 def run_round(args, config, sweep, workdir, rng, figures):
     """One sweep under random kills; adds to `figures`."""
     env = child_env(args)
-    sweep_files.write_sweep_file(config, sweep, workdir)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
     logs = os.path.join(workdir, "logs")
     os.makedirs(logs)
     port = launcher.free_port()
@@ -162,7 +162,7 @@ def run_round(args, config, sweep, workdir, rng, figures):
             next_kill = time.monotonic() + rng.uniform(0.5, args.max_gap)
         time.sleep(0.05)
 
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     trained = collections.Counter(
         entry["run_id"] for entry in sweep_files.read_log(workdir) if entry["trained"]
     )
@@ -195,7 +195,7 @@ def main(argv=None):
     start = time.monotonic()
     args.reference = os.path.join(root, "reference")
     shutil.rmtree(args.reference, ignore_errors=True)
-    sweep_files.write_sweep_file(config, sweep, args.reference)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), args.reference)
     reference = Child(args.reference, root, child_env(args))
     if reference.process.wait() != 0:
         sys.exit(f"The reference sweep failed: see {reference.log_path}")

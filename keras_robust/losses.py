@@ -33,7 +33,10 @@ Conventions shared by all of them:
 Notation: `z` logits, `a = softmax(z)`, `k` the labelled class, `c` classes.
 """
 
+import dataclasses
+import math
 import numbers
+import re
 
 import keras
 from keras import ops
@@ -858,7 +861,7 @@ class BoundedCrossEntropy(RobustLoss):
 
 
 # --------------------------------------------------------------------------
-# Lookup by name and recommendation.
+# Lookup by name, the loss grammar, and recommendation.
 # --------------------------------------------------------------------------
 
 # A new loss is a function, a class and one line here.
@@ -875,11 +878,31 @@ _CLASSES_BY_NAME = {
 #: The short names `get` accepts, in the order of the paper's Table 1.
 LOSS_NAMES = tuple(_CLASSES_BY_NAME)
 
-# The paper's spelling in the text (genCE, symCE) next to the short names.
-_ALIASES = {"gence": "gce", "symce": "sce"}
+# The paper's spelling of each loss (Table 1), used in tables and legends.
+_DISPLAY_NAMES = {
+    "ce": "CE",
+    "mae": "MAE",
+    "gce": "genCE",
+    "sce": "symCE",
+    "actpas1": "actPas1",
+    "actpas2": "actPas2",
+    "bitemp": "biTemp",
+    "boundce": "boundCE",
+}
+
+# The paper's spelling (genCE, symCE), class and function names, all lower case.
+_ALIASES = {display.lower(): name for name, display in _DISPLAY_NAMES.items()}
 for _name, _cls in list(_CLASSES_BY_NAME.items()):
     _ALIASES[_cls.__name__.lower()] = _name
     _ALIASES[_cls.fn.__name__] = _name
+
+#: The loss grammar, in one line (error messages and docs).
+LOSS_GRAMMAR = (
+    "NAME, NAME* (the paper's eps for the number of classes) or NAME*EPS "
+    f"(eps >= 0), NAME one of {', '.join(LOSS_NAMES)}; e.g. 'mae', 'mae*', "
+    "'mae*1.5'"
+)
+_GRAMMAR = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:(\*)\s*(\S*))?\s*$")
 
 
 def canonical_name(name):
@@ -899,22 +922,128 @@ def canonical_name(name):
     return key
 
 
-def get(identifier, **kwargs):
+def display_name(name):
+    """The paper's spelling of a loss name: `display_name("gce") == "genCE"`."""
+    return _DISPLAY_NAMES[canonical_name(name)]
+
+
+@dataclasses.dataclass(frozen=True)
+class LossSpec:
+    """A loss and its output bias eps, in the one grammar of this package.
+
+    The grammar is `NAME[*[EPS]]`: `"mae"` is MAE (eps 0), `"mae*"` the
+    paper's starred MAE (MAE*, its eps for the number of classes from
+    `keras_robust.presets.output_bias`, paper eq. 2), `"mae*1.5"` MAE with
+    eps 1.5. Names are case-insensitive and take the paper's spellings
+    (`"genCE"`) and the class names. The same spelling names a loss
+    everywhere: `keras_robust.losses.get`, the recipes' `--config.loss`,
+    run ids (`digits-mlp1024-mae*0.5-sym0.4-seed1`), tables and legends.
+
+    Attributes:
+        name: The short name, e.g. `"mae"` (one of `LOSS_NAMES`).
+        output_bias: eps added to the labelled logit in training (>= 0).
+
+    Example:
+    >>> LossSpec.parse("MAE*", num_classes=100)
+    LossSpec(name='mae', output_bias=3.0)
+    >>> LossSpec("boundce", 2.5).label
+    'boundCE*2.5'
+    """
+
+    name: str
+    output_bias: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "name", canonical_name(self.name))
+        object.__setattr__(
+            self, "output_bias", validation.check_output_bias(self.output_bias)
+        )
+
+    @classmethod
+    def parse(cls, text, num_classes=None):
+        """The spec that `text` (`"mae"`, `"mae*"`, `"mae*1.5"`) names.
+
+        Args:
+            text: A loss in the grammar `NAME[*[EPS]]` (see the class).
+            num_classes: Number of classes; needed for a bare star
+                (`"mae*"`), whose eps depends on it.
+
+        Raises:
+            ValueError: one line naming `text` and the grammar.
+        """
+        match = _GRAMMAR.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"Loss {text!r} is not in the grammar {LOSS_GRAMMAR}.")
+        name, star, eps_text = match.groups()
+        try:
+            name = canonical_name(name)
+        except ValueError:
+            raise ValueError(
+                f"Loss {text!r}: unknown name {name!r}; the grammar is {LOSS_GRAMMAR}."
+            ) from None
+        if not star:
+            return cls(name)
+        if not eps_text:
+            if num_classes is None:
+                raise ValueError(
+                    f"Loss {text!r}: the paper's eps depends on the number of "
+                    "classes; pass `num_classes` or write the eps, e.g. "
+                    f"'{name}*0.5'."
+                )
+            from keras_robust import presets
+
+            return cls(name, presets.output_bias(name, num_classes))
+        try:
+            eps = float(eps_text)
+        except ValueError:
+            eps = None
+        if eps is None or not math.isfinite(eps) or eps < 0:
+            raise ValueError(
+                f"Loss {text!r}: eps {eps_text!r} is not a number >= 0; the "
+                f"grammar is {LOSS_GRAMMAR}."
+            )
+        return cls(name, eps)
+
+    @property
+    def text(self):
+        """`"mae"` or `"mae*1.5"`: the spec in the grammar, lower case."""
+        return self.name if self.output_bias == 0 else f"{self.name}*{self.output_bias!r}"
+
+    @property
+    def label(self):
+        """`"MAE"`, `"MAE*1.5"`, `"boundCE*2.5"`: the paper's spelling."""
+        name = _DISPLAY_NAMES[self.name]
+        return name if self.output_bias == 0 else f"{name}*{self.output_bias!r}"
+
+    def __str__(self):
+        return self.text
+
+    def get(self, **kwargs):
+        """The configured loss, e.g. `spec.get(from_logits=True, q=0.7)`."""
+        return _CLASSES_BY_NAME[self.name](output_bias=self.output_bias, **kwargs)
+
+
+def get(identifier, num_classes=None, **kwargs):
     """Returns a configured loss, like `keras.losses.get` for our names.
 
     Args:
-        identifier: A short name (`"mae"`, `"gce"`, `"sce"`, `"actpas1"`,
-            `"actpas2"`, `"bitemp"`, `"boundce"`, `"ce"`; case-insensitive,
-            the paper's `"genCE"`/`"symCE"` and class names work too), a
-            serialized config dict, or a `keras.losses.Loss` instance.
+        identifier: A loss in the grammar of `LossSpec` (`"mae"`, `"gce"`,
+            `"mae*"`, `"boundce*2.5"`; case-insensitive, the paper's
+            `"genCE"`/`"symCE"` and class names work too), a serialized
+            config dict, or a `keras.losses.Loss` instance.
+        num_classes: Number of classes. With a name, the loss takes the
+            paper's hyperparameters for that many classes
+            (`keras_robust.presets.loss_kwargs`, paper Table 1) and a bare
+            star its eps (`keras_robust.presets.output_bias`, eq. 2).
         **kwargs: Hyperparameters for a name, e.g. `from_logits=True,
-            output_bias=0.5`.
+            q=0.5`; they override the paper's.
 
     Example:
-    >>> keras_robust.losses.get("mae", from_logits=True, output_bias=0.5)
+    >>> keras_robust.losses.get("mae*", num_classes=100, from_logits=True)
+    ProbabilityMeanAbsoluteError(from_logits=True, output_bias=3.0)
     """
     if isinstance(identifier, keras.losses.Loss):
-        if kwargs:
+        if kwargs or num_classes is not None:
             raise ValueError(
                 "Keyword arguments are only accepted with a loss name; "
                 f"received a {type(identifier).__name__} instance and {kwargs}."
@@ -926,20 +1055,33 @@ def get(identifier, **kwargs):
             loss = type(loss).from_config({**loss.get_config(), **kwargs})
         return loss
     if isinstance(identifier, str):
-        return _CLASSES_BY_NAME[canonical_name(identifier)](**kwargs)
+        spec = LossSpec.parse(identifier, num_classes)
+        if "output_bias" in kwargs:
+            if spec.output_bias != 0:
+                raise ValueError(
+                    f"Loss {identifier!r} already sets eps; received also "
+                    f"output_bias={kwargs['output_bias']!r}."
+                )
+            spec = LossSpec(spec.name, kwargs.pop("output_bias"))
+        if num_classes is not None:
+            from keras_robust import presets
+
+            kwargs = {**presets.loss_kwargs(spec.name, num_classes), **kwargs}
+        return spec.get(**kwargs)
     raise ValueError(
         "Argument `identifier` must be a loss name, a config dict or a "
         f"keras.losses.Loss. Received: identifier={identifier!r}"
     )
 
 
-def recommend(noise_rate, num_classes, **kwargs):
+def recommend(noise_rate, num_classes, *, from_logits=True, **kwargs):
     """Returns a loss chosen by the paper's recommendations (Table 4).
 
     The paper's Table 4 ("Recommendations"), refined by its Tables 2 and 3:
 
     * `noise_rate < 0.05`: biTemp (t1 0.8, t2 1.2) for up to ten classes;
-      for more classes boundCE* with eps from `solve_output_bias(c, 0.1)`,
+      for more classes boundCE* with the paper's eps for `num_classes`
+      (`keras_robust.presets.output_bias`, eq. 2: 2.5 at 100 classes),
       which beat CE and biTemp on CIFAR-100 (Table 3, "inherent noise").
     * `0.05 <= noise_rate < 0.4`: genCE with q = 0.7.
     * `noise_rate >= 0.4`: boundCE for up to ten classes (best mean accuracy
@@ -948,19 +1090,23 @@ def recommend(noise_rate, num_classes, **kwargs):
     Args:
         noise_rate: Estimated fraction of wrong labels, in [0, 1].
         num_classes: Number of classes, >= 2.
-        **kwargs: Passed to the loss, e.g. `from_logits=True`.
+        from_logits: Whether the model outputs logits (True, as the zoo's
+            models and most Keras classifiers without a final softmax do)
+            or probabilities.
+        **kwargs: Passed to the loss, e.g. `reduction="sum"`.
     """
-    from keras_robust.output_bias import solve_output_bias
+    from keras_robust import presets
 
     noise_rate = validation.check_in_interval(
         "noise_rate", noise_rate, 0.0, 1.0, "[0, 1]"
     )
     num_classes = validation.check_num_classes(num_classes)
+    kwargs["from_logits"] = from_logits
     if noise_rate < 0.05:
         if num_classes <= 10:
             return BiTemperedLogisticLoss(t1=0.8, t2=1.2, **kwargs)
-        eps = max(0.0, solve_output_bias(num_classes, target=0.1))
-        return BoundedCrossEntropy(output_bias=round(eps, 2), **kwargs)
+        eps = presets.output_bias("boundce", num_classes)
+        return BoundedCrossEntropy(output_bias=eps, **kwargs)
     if noise_rate < 0.4:
         return GeneralizedCrossEntropy(q=0.7, **kwargs)
     if num_classes <= 10:
@@ -969,11 +1115,13 @@ def recommend(noise_rate, num_classes, **kwargs):
 
 
 __all__ = [
+    "LOSS_GRAMMAR",
     "LOSS_NAMES",
     "BiTemperedLogisticLoss",
     "BoundedCrossEntropy",
     "CrossEntropy",
     "GeneralizedCrossEntropy",
+    "LossSpec",
     "NormalizedCrossEntropyMAE",
     "NormalizedFocalMAE",
     "ProbabilityMeanAbsoluteError",
@@ -983,6 +1131,7 @@ __all__ = [
     "bounded_cross_entropy",
     "canonical_name",
     "cross_entropy",
+    "display_name",
     "generalized_cross_entropy",
     "get",
     "normalized_cross_entropy_mae",

@@ -15,14 +15,18 @@ and a loss without hyperparameters, gets `{}` (the loss class's defaults,
 which are the ten-class values).
 
 `output_bias(loss, num_classes)` is the eps of the starred losses (paper
-Sec. 3.2, eq. 2): the eps at which a freshly initialised network's expected
-softmax output of the labelled class is 0.15 (MAE*) or 0.1 (boundCE*),
-rounded to one decimal as the paper rounds it: MAE* 0.5 (10 classes) and
-3.0 (100), boundCE* 0.0 and 2.5. Other class counts are solved with
-`keras_robust.output_bias.solve_output_bias`; other losses get 0.
+Sec. 3.2, eq. 2), the one place that computes it: paper eq. 2 solved at the
+paper's target (a freshly initialised network's expected softmax output of
+the labelled class is 0.15 for MAE*, 0.1 for boundCE*) and rounded to one
+decimal, as the paper rounds it; 0 where the target is at or below 1/c (an
+unbiased network already reaches it). That gives the paper's MAE* 0.5 (10
+classes) and 3.0 (100), boundCE* 0.0 and 2.5; other losses get 0.
 """
 
+import functools
+
 from keras_robust import losses as _losses
+from keras_robust import validation
 
 # Paper Table 1, keyed by (loss name, number of classes).
 _LOSS_KWARGS = {
@@ -41,27 +45,6 @@ _LOSS_KWARGS = {
 #: Target of paper eq. 2 for each loss with a starred (eps) variant.
 OUTPUT_BIAS_TARGETS = {"mae": 0.15, "boundce": 0.1}
 
-# The paper's rounded solutions of eq. 2 (Sec. 3.2, Tables 2 and 3).
-_OUTPUT_BIAS = {
-    ("mae", 10): 0.5,
-    ("mae", 100): 3.0,
-    ("boundce", 10): 0.0,
-    ("boundce", 100): 2.5,
-}
-
-
-def _num_classes(num_classes):
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes < 2
-    ):
-        raise ValueError(
-            "`num_classes` must be an integer >= 2. Received: "
-            f"num_classes={num_classes!r}"
-        )
-    return num_classes
-
 
 def loss_kwargs(loss, num_classes):
     """The paper's hyperparameters of `loss` for `num_classes` (Table 1).
@@ -77,32 +60,40 @@ def loss_kwargs(loss, num_classes):
     Raises:
         ValueError: for an unknown loss name or a bad `num_classes`.
     """
-    key = (_losses.canonical_name(loss), _num_classes(num_classes))
+    key = (_losses.canonical_name(loss), validation.check_num_classes(num_classes))
     return dict(_LOSS_KWARGS.get(key, {}))
 
 
 def output_bias(loss, num_classes):
-    """The paper's eps of the starred variant of `loss` (MAE*, boundCE*).
+    """The eps of the starred variant of `loss` (MAE*, boundCE*) at `num_classes`.
+
+    Paper eq. 2 solved at the paper's target for the loss
+    (`OUTPUT_BIAS_TARGETS`) and rounded to one decimal, as the paper rounds
+    it (MAE* 0.5 and 3.0, boundCE* 0.0 and 2.5 at 10 and 100 classes); 0.0
+    where the target is at or below 1/c, and for a loss without a starred
+    variant. Every eps of this package (`keras_robust.losses.get("mae*")`,
+    `recommend()`, the recipes' configs, run ids and reports) comes from here.
 
     Args:
         loss: A loss name accepted by `keras_robust.losses.get`.
-        num_classes: Number of classes.
+        num_classes: Number of classes, >= 2.
 
     Returns:
-        eps as a float: the paper's value for 10 and 100 classes, eq. 2
-        solved and rounded to one decimal (at least 0) for other class
-        counts, and 0.0 for a loss without a starred variant.
+        eps as a float.
 
     Raises:
         ValueError: for an unknown loss name or a bad `num_classes`.
     """
-    name = _losses.canonical_name(loss)
-    num_classes = _num_classes(num_classes)
-    if (name, num_classes) in _OUTPUT_BIAS:
-        return _OUTPUT_BIAS[(name, num_classes)]
-    if name not in OUTPUT_BIAS_TARGETS:
+    return _rounded_output_bias(
+        _losses.canonical_name(loss), validation.check_num_classes(num_classes)
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _rounded_output_bias(name, num_classes):
+    target = OUTPUT_BIAS_TARGETS.get(name)
+    if target is None or target <= 1.0 / num_classes:
         return 0.0
     from keras_robust.output_bias import solve_output_bias
 
-    eps = solve_output_bias(num_classes, target=OUTPUT_BIAS_TARGETS[name])
-    return max(0.0, round(float(eps), 1))
+    return round(float(solve_output_bias(num_classes, target=target)), 1)

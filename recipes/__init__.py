@@ -7,9 +7,10 @@ One job per module (the shape of flax's examples and big_vision):
   (`default`, `quickstart`, `table2`, `table3`, `lr_grid`).
 - `recipes.main`: runs any config, `python -m recipes.main
   --config=recipes/configs/quickstart.py --workdir=runs/quickstart`.
-- `recipes.config`: the settings of one run, their defaults, resolution
-  and run ids; `recipes.protocols`: the networks' training protocols.
-- `recipes.train_lib`: `train_and_evaluate(config, workdir)`;
+- `recipes.config`: the settings of one run, their defaults, and their
+  resolution into a `RunSpec` (with the run id), once before any
+  training; `recipes.protocols`: the networks' training protocols.
+- `recipes.train_lib`: `train_and_evaluate(spec, workdir)`;
   `recipes.checkpoint`: a run's resumable state.
 - `recipes.results`: the one record of a finished run (`results.json`).
 - `recipes.grid`: the keras-tuner work queue of any sweep (resumable,
@@ -22,8 +23,10 @@ One job per module (the shape of flax's examples and big_vision):
 - `recipes.atomic_files`: the atomic writers behind every output file;
   `recipes.cli`: command-line mistakes as one line.
 
-Importing any module of `recipes` sets two TensorFlow defaults, before
-TensorFlow is imported, unless the environment already sets them:
+Importing a module of `recipes` starts nothing and reads no environment
+variable. A command line (`recipes.main`, `recipes.grid`, ...) calls
+`start_tensorflow_quietly()` first, before anything imports Keras; it sets
+two TensorFlow defaults unless the environment already sets them:
 
 - `TF_ENABLE_ONEDNN_OPTS=1`: TensorFlow's oneDNN CPU kernels. TensorFlow
   turns them on by itself only on CPUs with AVX-512 VNNI, AMX or similar;
@@ -31,7 +34,7 @@ TensorFlow is imported, unless the environment already sets them:
 - `TF_CPP_MIN_LOG_LEVEL=2`: no start-up INFO and WARNING lines. TensorFlow
   2.21 writes some of them (the CUDA probe on a machine without a GPU, the
   oneDNN notice) before it reads that variable, so with the level at 2 or
-  more TensorFlow is imported here, on the TensorFlow backend, with the
+  more TensorFlow is imported there, on the TensorFlow backend, with the
   process's standard error closed for the time of the import.
 """
 
@@ -51,9 +54,10 @@ def _set_tensorflow_defaults():
         os.environ[name] = TENSORFLOW_DEFAULTS[name]
     if "TF_ENABLE_ONEDNN_OPTS" in unset and "tensorflow" in sys.modules:
         warnings.warn(
-            "TensorFlow was imported before `recipes`, so TF_ENABLE_ONEDNN_OPTS=1 "
-            "comes too late to take effect; set it in the environment, or import "
-            "`recipes` first, for TensorFlow's faster oneDNN CPU kernels.",
+            "TensorFlow was imported before `recipes.start_tensorflow_quietly()`, "
+            "so TF_ENABLE_ONEDNN_OPTS=1 comes too late to take effect; set it in "
+            "the environment, or call that first, for TensorFlow's faster oneDNN "
+            "CPU kernels.",
             stacklevel=3,
         )
 
@@ -81,9 +85,9 @@ def import_tensorflow_quietly():
     """Imports TensorFlow (if installed) with its start-up lines silenced.
 
     Does nothing when TensorFlow is already imported or not installed, or
-    when `TF_CPP_MIN_LOG_LEVEL` asks for the lines. Called on import under
-    the TensorFlow backend, and by the trainer before a tf.data pipeline
-    under the others.
+    when `TF_CPP_MIN_LOG_LEVEL` asks for the lines. Called by
+    `start_tensorflow_quietly` under the TensorFlow backend, and by the
+    trainer before a tf.data pipeline under the others.
     """
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
@@ -97,9 +101,17 @@ def import_tensorflow_quietly():
         tensorflow.config.list_physical_devices()
 
 
-_set_tensorflow_defaults()
-if quiet():
-    # jax's INFO line about a missing TPU library, on every CPU machine.
-    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
-if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-    import_tensorflow_quietly()
+def start_tensorflow_quietly():
+    """Sets the TensorFlow defaults and, on its backend, imports it quietly.
+
+    The first thing a command line does, before anything imports Keras
+    (which imports TensorFlow on the TensorFlow backend): see the module
+    docstring. Warns when TensorFlow was imported before, too late for
+    `TF_ENABLE_ONEDNN_OPTS`.
+    """
+    _set_tensorflow_defaults()
+    if quiet():
+        # jax's INFO line about a missing TPU library, on every CPU machine.
+        logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow_quietly()

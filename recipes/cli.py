@@ -15,6 +15,10 @@ from absl import flags
 USAGE_ERROR_STATUS = 2
 
 
+class UsageError(ValueError):
+    """A command-line mistake; its message is the one line to print."""
+
+
 def usage_error(program, message):
     """Prints `program: message` as one line on stderr and exits with status 2."""
     print(f"{program}: {' '.join(str(message).split())}", file=sys.stderr)

@@ -1,23 +1,29 @@
-"""The settings of one training run: defaults, resolution, validation, id.
+"""The settings of one training run: defaults, resolution into a `RunSpec`.
 
-A run is an `ml_collections.ConfigDict` (`get_default_config()`); an
-experiment file in `recipes/configs/` changes some of its fields, and the
-command line others (`--config.epochs=10`). Fields left at None take the
-model's training protocol (`recipes.protocols`) and the loss's paper
-hyperparameters (`keras_robust.presets`) in `resolve`, which also checks
-every field.
+A config is an `ml_collections.ConfigDict` (`get_default_config()`); an
+experiment file in `recipes/configs/` changes some of its fields, a sweep
+point others, the command line others (`--config.epochs=10`). `resolve`
+turns it, once and before any training, into a `RunSpec`: a frozen value
+with every field filled in and checked. Fields left at None take the
+model's training protocol (`recipes.protocols`, read here only) and the
+loss's paper hyperparameters (`keras_robust.presets`). Everything
+downstream (the trainer, the run id, results.json, the checkpoint's
+settings check, the sweep, the report) reads the `RunSpec` or its
+`settings`, and resolves nothing again. `resolve_sweep` resolves the points
+of a sweep, refusing a command-line field that a point sets.
 
 Fields:
 
 - `dataset`: a `keras_robust.data.DATASETS` name (`"digits"` is offline).
 - `model`: a `zoo.MODELS` name.
-- `loss`: a `keras_robust.losses.LOSS_NAMES` name; `"mae*"` is the paper's
-  starred variant (its eps for the dataset's number of classes,
-  `keras_robust.presets.output_bias`), `"mae*1.5"` the loss with eps 1.5.
+- `loss`: a loss in the grammar of `keras_robust.losses.LossSpec`:
+  `"mae"`, `"mae*"` (the paper's eps for the dataset's number of classes,
+  `keras_robust.presets.output_bias`), `"mae*1.5"` (eps 1.5).
 - `loss_kwargs`: loss hyperparameters updating the paper's key by key
   (None: the paper's, paper Table 1).
 - `output_bias`: eps added to the labelled logit in training (paper Sec.
-  3.2; None: 0, or the starred loss's eps).
+  3.2; None: 0, or the starred loss's eps; a starred `loss` and another
+  eps here are refused).
 - `noise_rate`, `noise_kind`: label noise (`"symmetric"`, the paper's;
   `"asymmetric"`, `"pair_flip"`).
 - `seed`: seed of the initialisation, noise, shuffling and augmentation.
@@ -43,13 +49,15 @@ Fields:
 
 `data_dir`, `verbose` and `save_model` do not change what is computed: they
 are left out of the run id and of the settings comparison of a resumed or
-finished run.
-"""
+finished run."""
 
+import dataclasses
+import functools
 import hashlib
 import json
 import math
 import re
+import types
 
 import ml_collections
 from ml_collections import config_dict
@@ -83,6 +91,22 @@ class ConfigError(ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"config.{field}={value!r}: {allowed}")
+
+
+class SweptFieldError(ConfigError):
+    """A command-line field that the sweep sets per point (`resolve_sweep`)."""
+
+    def __init__(self, field, value):
+        super().__init__(field, value, "the sweep sets this field per point")
+
+
+class PointError(ConfigError):
+    """A sweep point that does not resolve; names the point and the field."""
+
+    def __init__(self, point, error):
+        super().__init__(error.field, error.value, error.allowed)
+        self.point = point
+        self.args = (f"sweep point {point}: {error}",)
 
 
 def get_default_config():
@@ -173,52 +197,46 @@ def _boolean(field, value):
     return value
 
 
-def _loss_and_bias(loss, output_bias, num_classes):
-    """Splits `"mae*"` / `"mae*1.5"` into the loss name and its eps."""
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
+def num_classes(dataset):
+    """The number of classes of a dataset name (its `keras_robust.data` spec)."""
+    return data.get_spec(dataset).num_classes
+
+
+def _loss_spec(loss, output_bias, classes):
+    """The `LossSpec` of `config.loss` (the plugin's grammar) and `config.output_bias`."""
     if not isinstance(loss, str):
-        raise ConfigError("loss", loss, "expected a loss name")
-    name, star, eps_text = loss.partition("*")
-    allowed = (
-        f"expected one of {', '.join(robust_losses.LOSS_NAMES)}, optionally "
-        "starred for the paper's output bias ('mae*') or a given one ('mae*1.5')"
-    )
+        raise ConfigError("loss", loss, "expected a loss name such as 'mae' or 'mae*'")
     try:
-        name = robust_losses.canonical_name(name)
-    except ValueError:
-        raise ConfigError("loss", loss, allowed) from None
-    if not star:
-        eps = 0.0 if output_bias is None else output_bias
-        return name, _number("output_bias", eps)
-    if eps_text:
-        try:
-            eps = float(eps_text)
-        except ValueError:
-            raise ConfigError("loss", loss, allowed) from None
-    else:
-        eps = presets.output_bias(name, num_classes)
-    if output_bias is not None and float(output_bias) != eps:
+        spec = robust_losses.LossSpec.parse(loss, num_classes=classes)
+    except ValueError as error:
+        raise ConfigError("loss", loss, _one_line(error)) from None
+    if output_bias is None:
+        return spec
+    eps = _number("output_bias", output_bias)
+    if "*" in loss and eps != spec.output_bias:
         raise ConfigError(
             "output_bias", output_bias,
-            f"expected None or {eps:g}, the eps of config.loss={loss!r}",
+            f"expected None or {spec.output_bias:g}, the eps of config.loss={loss!r}",
         )
-    return name, _number("output_bias", eps)
-
-
-def _loss_kwargs(loss, given, num_classes):
-    kwargs = presets.loss_kwargs(loss, num_classes)
-    if given is not None:
-        if not hasattr(given, "items"):
-            raise ConfigError("loss_kwargs", given, "expected None or a dict")
-        kwargs.update(dict(given.items()))
     try:
-        robust_losses.get(loss, from_logits=True, **kwargs)
+        return robust_losses.LossSpec(spec.name, eps)
+    except ValueError as error:
+        raise ConfigError("output_bias", output_bias, _one_line(error)) from None
+
+
+def _check_loss(loss_spec, kwargs):
+    """Builds the loss once, so that the plugin checks its hyperparameters."""
+    try:
+        loss_spec.get(from_logits=True, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(
             "loss_kwargs", kwargs,
-            f"expected hyperparameters of loss {loss!r} "
-            f"({' '.join(str(error).split())})",
+            f"expected hyperparameters of loss {loss_spec.name!r} ({_one_line(error)})",
         ) from None
-    return kwargs
 
 
 def _lr_boundaries(value):
@@ -234,56 +252,58 @@ def _lr_boundaries(value):
     return boundaries
 
 
-def resolve(config):
-    """A new, locked config with every None filled in and every field checked.
-
-    Unset training fields take the model's `recipes.protocols.Protocol`
-    (the MLP1024's initial rate by dataset and loss, supplement Table 1),
-    `loss_kwargs` the paper's values for the loss and number of classes
-    updated by the given ones, `output_bias` 0 (or the starred loss's eps).
-    `loss` becomes the loss's short name. Resolving a resolved config gives
-    the same config.
-
-    Raises:
-        ConfigError: for a missing field, an unknown field, or a value that
-            is not allowed; the message is one line naming the field, the
-            value and what is allowed.
-    """
+def _values(config):
+    """`config`'s fields over the defaults, as a plain dict."""
+    if isinstance(config, ml_collections.ConfigDict):
+        config = config.to_dict()
     defaults = get_default_config()
     values = {name: defaults[name] for name in defaults}
-    for name in config:
+    for name, value in dict(config).items():
         if name not in values:
             raise ConfigError(
-                name, config[name],
-                f"unknown field; allowed: {', '.join(sorted(values))}",
+                name, value, f"unknown field; allowed: {', '.join(sorted(values))}"
             )
-        values[name] = config[name]
+        values[name] = value
+    return values
 
+
+def _identity(values):
+    """`(dataset, model, LossSpec)`, checked: what the protocol depends on."""
     dataset = _one_of("dataset", values["dataset"], tuple(data.DATASETS))
-    num_classes = data.get_spec(dataset).num_classes
     if not isinstance(values["model"], str):
         raise ConfigError("model", values["model"], "expected a model name")
     model = _one_of("model", values["model"].lower(), tuple(zoo.MODELS))
-    loss, output_bias = _loss_and_bias(
-        values["loss"], values["output_bias"], num_classes
+    loss_spec = _loss_spec(values["loss"], values["output_bias"], num_classes(dataset))
+    return dataset, model, loss_spec
+
+
+def _fill(values, dataset, model, loss_spec):
+    """`values` with every None taken from the protocol and the presets."""
+    filled = dict(values)
+    filled.update(
+        dataset=dataset, model=model, loss=loss_spec.name,
+        output_bias=float(loss_spec.output_bias),
     )
-    resolved = dict(values)
-    resolved.update(
-        dataset=dataset,
-        model=model,
-        loss=loss,
-        output_bias=output_bias,
-        loss_kwargs=_loss_kwargs(loss, values["loss_kwargs"], num_classes),
-    )
+    kwargs = presets.loss_kwargs(loss_spec.name, num_classes(dataset))
+    given = values["loss_kwargs"]
+    if given is not None:
+        if not hasattr(given, "items"):
+            raise ConfigError("loss_kwargs", given, "expected None or a dict")
+        kwargs.update(dict(given.items()))
+    filled["loss_kwargs"] = kwargs
     protocol = protocols.protocol(model)
     for name in _PROTOCOL_FIELDS:
-        if resolved[name] is None:
-            resolved[name] = getattr(protocol, name)
+        if filled[name] is None:
+            filled[name] = getattr(protocol, name)
     if values["learning_rate"] is None:
-        resolved["learning_rate"] = protocols.initial_learning_rate(
-            model, dataset, loss_tag(loss, output_bias)
+        filled["learning_rate"] = protocols.initial_learning_rate(
+            model, dataset, loss_spec.text
         )
+    return filled
 
+
+def _check(resolved):
+    """Checks the fields that `_identity` did not; returns them normalised."""
     resolved["noise_rate"] = _number("noise_rate", resolved["noise_rate"], 0.0, 1.0)
     _one_of("noise_kind", resolved["noise_kind"], tuple(data.NOISE_KINDS))
     _integer("seed", resolved["seed"], minimum=-(2**63))
@@ -305,108 +325,223 @@ def resolve(config):
     if resolved["data_dir"] is not None and not isinstance(resolved["data_dir"], str):
         raise ConfigError("data_dir", resolved["data_dir"], "expected None or a path")
     _one_of("verbose", resolved["verbose"], (0, 1, 2))
-
-    result = ml_collections.ConfigDict(resolved)
-    result.lock()
-    return result
+    return resolved
 
 
-def is_resolved(config):
-    """Whether `config` has no None left but the optional fields'."""
-    optional = ("train_size", "data_dir")
-    return all(config[name] is not None for name in config if name not in optional)
+def _json(value):
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
-def learning_rate(config, epoch):
-    """Learning rate of 0-based `epoch` of a resolved config (constant in an epoch)."""
-    if config.lr_schedule == "exponential":
-        return config.learning_rate * config.lr_decay**epoch
-    if config.lr_schedule == "step":
-        steps = sum(epoch >= boundary for boundary in config.lr_boundaries)
-        return config.learning_rate * config.lr_decay**steps
-    return config.learning_rate
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run's every setting, resolved and checked (`resolve`); immutable.
 
-
-# ---------------------------------------------------------------------------
-# Settings and run ids.
-# ---------------------------------------------------------------------------
-
-
-def loss_tag(loss, output_bias):
-    """`"gce"`, or `"mae*0.5"` for a loss with an output bias."""
-    return loss if output_bias == 0 else f"{loss}*{output_bias:g}"
-
-
-def settings(config):
-    """The resolved settings as a plain JSON dict (as results.json holds them)."""
-    return json.loads(json.dumps(resolve(config).to_dict(), sort_keys=True))
-
-
-def _protocol_settings(resolved):
-    """The settings of the run with the same identity and everything else default."""
-    baseline = get_default_config()
-    for name in IDENTITY_FIELDS:
-        baseline[name] = resolved[name]
-    return settings(baseline)
-
-
-def non_default_settings(config):
-    """The computed settings that differ from the protocol's for this run's identity.
-
-    The identity (`IDENTITY_FIELDS`: dataset, model, loss, eps, noise,
-    seed) fixes the protocol; everything else that differs from it is
-    returned, e.g. `{"epochs": 20}` for a 20-epoch MLP run.
+    The fields are those of `get_default_config()` (see the module
+    docstring), each filled in: `loss` is the canonical short name and
+    `output_bias` its eps, `loss_kwargs` a read-only mapping,
+    `lr_boundaries` a tuple. Build one with `resolve(config)` or, from a
+    results file or sweep file, `RunSpec.from_settings(settings)`.
     """
-    current = settings(config)
-    baseline = _protocol_settings(current)
-    return {
-        name: value
-        for name, value in current.items()
-        if name not in UNCOMPUTED_FIELDS and value != baseline.get(name)
-    }
+
+    dataset: str
+    model: str
+    loss: str
+    loss_kwargs: types.MappingProxyType[str, object]
+    output_bias: float
+    noise_rate: float
+    noise_kind: str
+    seed: int
+    epochs: int
+    learning_rate: float
+    lr_schedule: str
+    lr_boundaries: tuple[int, ...]
+    lr_decay: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    augment: bool
+    mixed_precision: str
+    jit_compile: bool
+    steps_per_execution: int
+    device_resident: bool
+    data_source: str
+    train_size: int | None
+    eval_every: int
+    deterministic: bool
+    data_dir: str | None
+    verbose: int
+    save_model: bool
+    # The settings of the run with the same identity and every other field
+    # at its default: what `run_id` and `settings_differences` compare with.
+    protocol_settings: types.MappingProxyType = dataclasses.field(
+        repr=False, compare=False
+    )
+
+    @classmethod
+    def from_settings(cls, settings):
+        """The spec of a `settings` dict (results.json, sweep.json), checked.
+
+        Raises:
+            ConfigError: for an unknown field or a value that is not allowed.
+        """
+        return resolve(settings)
+
+    @property
+    def settings(self):
+        """The settings as a plain JSON dict, as results.json holds them."""
+        return _json({
+            field.name: dict(value) if field.name == "loss_kwargs" else value
+            for field in dataclasses.fields(self)
+            if field.name != "protocol_settings"
+            for value in (getattr(self, field.name),)
+        })
+
+    @functools.cached_property
+    def loss_spec(self):
+        """The loss with its eps, a `keras_robust.losses.LossSpec`."""
+        return robust_losses.LossSpec(self.loss, self.output_bias)
+
+    @property
+    def num_classes(self):
+        """The dataset's number of classes."""
+        return num_classes(self.dataset)
+
+    @property
+    def feed(self):
+        """How the run is fed: its `keras_robust.data.FeedSpec`."""
+        return data.FeedSpec(
+            batch_size=self.batch_size,
+            noise_rate=self.noise_rate,
+            noise_kind=self.noise_kind,
+            seed=self.seed,
+            augment=self.augment,
+            train_size=self.train_size,
+        )
+
+    def learning_rate_at(self, epoch):
+        """Learning rate of 0-based `epoch` (constant within an epoch)."""
+        if self.lr_schedule == "exponential":
+            return self.learning_rate * self.lr_decay**epoch
+        if self.lr_schedule == "step":
+            steps = sum(epoch >= boundary for boundary in self.lr_boundaries)
+            return self.learning_rate * self.lr_decay**steps
+        return self.learning_rate
+
+    def non_default_settings(self):
+        """The computed settings that differ from the protocol's for this run's identity.
+
+        The identity (`IDENTITY_FIELDS`: dataset, model, loss, eps, noise,
+        seed) fixes the protocol; everything else that differs from it is
+        returned, e.g. `{"epochs": 20}` for a 20-epoch MLP run.
+        """
+        return {
+            name: value
+            for name, value in self.settings.items()
+            if name not in UNCOMPUTED_FIELDS and value != self.protocol_settings.get(name)
+        }
+
+    @property
+    def run_id(self):
+        """A readable, unique, file-name-safe id of the run's settings.
+
+        `<dataset>-<model>-<loss text>-<noise>-seed<seed>`, e.g.
+        `cifar10-resnet32-mae*0.5-sym0.4-seed0`, followed by `-` and 10 hex
+        digits of the sha256 of `non_default_settings()` when there are any
+        (`digits-mlp1024-gce-sym0.4-seed0-1a2b3c4d5e`). A new field with a
+        default therefore changes no existing id.
+        """
+        parts = [
+            self.dataset,
+            self.model,
+            self.loss_spec.text,
+            f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
+            f"seed{self.seed}",
+        ]
+        differences = self.non_default_settings()
+        if differences:
+            text = json.dumps(differences, sort_keys=True, separators=(",", ":"))
+            parts.append(hashlib.sha256(text.encode("utf-8")).hexdigest()[:10])
+        return re.sub(r"[^A-Za-z0-9._*-]", "_", "-".join(parts))
 
 
-def run_id(config):
-    """A readable, unique, file-name-safe id of the run's settings.
+def resolve(config):
+    """The `RunSpec` of a config: every None filled in, every field checked.
 
-    `<dataset>-<model>-<loss tag>-<noise>-seed<seed>`, e.g.
-    `cifar10-resnet32-mae_star0.5-sym0.4-seed0`, followed by `-` and 10 hex
-    digits of the sha256 of `non_default_settings(config)` when there are
-    any (`digits-mlp1024-gce-sym0.4-seed0-1a2b3c4d5e`). A new field with a
-    default therefore changes no existing id.
-    """
-    resolved = resolve(config)
-    parts = [
-        resolved.dataset,
-        resolved.model,
-        loss_tag(resolved.loss, resolved.output_bias).replace("*", "_star"),
-        f"{_NOISE_TAGS[resolved.noise_kind]}{resolved.noise_rate:g}",
-        f"seed{resolved.seed}",
-    ]
-    differences = non_default_settings(resolved)
-    if differences:
-        text = json.dumps(differences, sort_keys=True, separators=(",", ":"))
-        parts.append(hashlib.sha256(text.encode("utf-8")).hexdigest()[:10])
-    return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(parts))
-
-
-def settings_differences(recorded, config):
-    """The computed settings in which `recorded` differs from `config`.
+    Unset training fields take the model's `recipes.protocols.Protocol`
+    (the MLP1024's initial rate by dataset and loss, supplement Table 1),
+    `loss_kwargs` the paper's values for the loss and number of classes
+    updated by the given ones, `output_bias` 0 (or the starred loss's eps,
+    `keras_robust.presets.output_bias` through `LossSpec.parse`). The loss
+    is built once, so that the plugin checks its hyperparameters.
 
     Args:
-        recorded: A settings dict as `settings()` returns it (e.g. from a
+        config: A config (`get_default_config()` with changes), or a dict of
+            some of its fields, such as `RunSpec.settings`.
+
+    Raises:
+        ConfigError: for an unknown field or a value that is not allowed;
+            the message is one line naming the field, the value and what
+            is allowed.
+    """
+    values = _values(config)
+    dataset, model, loss_spec = _identity(values)
+    resolved = _check(_fill(values, dataset, model, loss_spec))
+    _check_loss(loss_spec, resolved["loss_kwargs"])
+    baseline = _values({name: resolved[name] for name in IDENTITY_FIELDS})
+    baseline = _fill(baseline, dataset, model, loss_spec)
+    baseline["lr_boundaries"] = tuple(baseline["lr_boundaries"])
+    resolved["loss_kwargs"] = types.MappingProxyType(resolved["loss_kwargs"])
+    return RunSpec(
+        **resolved, protocol_settings=types.MappingProxyType(_json(baseline))
+    )
+
+
+def resolve_sweep(config, points, command_line_fields=()):
+    """The `RunSpec`s of a sweep, in its order, without repeats.
+
+    Args:
+        config: The base config, with the command line's fields set.
+        points: The sweep's points, dicts of fields (`override`).
+        command_line_fields: The fields set on the command line: a field
+            that no point sets applies to every point; one that a point
+            sets is refused.
+
+    Raises:
+        SweptFieldError: for a command-line field that a point sets.
+        ConfigError: for a bad base config.
+        PointError: for a point that does not resolve (naming it).
+    """
+    swept = {key.partition(".")[0] for point in points for key in point}
+    for field in command_line_fields:
+        if field.partition(".")[0] in swept:
+            raise SweptFieldError(field, config[field.partition(".")[0]])
+    resolve(config)
+    specs = {}
+    for point in points:
+        try:
+            spec = resolve(override(config, point))
+        except ConfigError as error:
+            raise PointError(point, error) from None
+        specs.setdefault(spec.run_id, spec)
+    return list(specs.values())
+
+
+def settings_differences(recorded, spec):
+    """The computed settings in which `recorded` differs from `spec`'s.
+
+    Args:
+        recorded: A settings dict as `RunSpec.settings` gives it (from a
             results file or checkpoint). A field it lacks (added later)
             counts as the protocol's value for the run's identity.
-        config: A config.
+        spec: A `RunSpec`.
 
     Returns:
-        `{field: (recorded value, config's value)}`, empty when they match.
+        `{field: (recorded value, spec's value)}`, empty when they match.
     """
-    current = settings(config)
-    baseline = _protocol_settings(current)
+    baseline = spec.protocol_settings
     return {
         name: (recorded.get(name, baseline.get(name)), value)
-        for name, value in current.items()
+        for name, value in spec.settings.items()
         if name not in UNCOMPUTED_FIELDS
         and recorded.get(name, baseline.get(name)) != value
     }

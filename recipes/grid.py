@@ -16,17 +16,21 @@ line and exit status 2; a lost chief is one line and status 1.
 import os
 import sys
 
-from absl import app
-from absl import flags
+import recipes
 
-from recipes import cli
-from recipes import config as config_lib
-from recipes import launcher
-from recipes import results as results_lib
-from recipes import sweep as sweep_lib
-from recipes import sweep_files
-from recipes.distributed import SweepEnvironment
-from recipes.distributed import SweepError
+# Before anything imports Keras, which imports TensorFlow on its backend.
+recipes.start_tensorflow_quietly()
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from recipes import cli  # noqa: E402
+from recipes import launcher  # noqa: E402
+from recipes import results as results_lib  # noqa: E402
+from recipes import sweep as sweep_lib  # noqa: E402
+from recipes import sweep_files  # noqa: E402
+from recipes.distributed import SweepEnvironment  # noqa: E402
+from recipes.distributed import SweepError  # noqa: E402
 
 PROGRAM = "recipes.grid"
 
@@ -52,15 +56,15 @@ def main(argv, flag_values=flags.FLAGS):
         cli.usage_error(PROGRAM, error)
     launcher.watch_launcher(environment)
     try:
-        config, sweep = sweep_files.read_sweep_file(workdir)
-        # Every point and run directory, before any training.
-        sweep_files.sweep_runs(config, sweep, workdir)
-    except (SweepError, config_lib.ConfigError) as error:
+        specs = sweep_files.read_sweep_file(workdir)
+        # Every run directory, before any training.
+        sweep_files.sweep_runs(specs, workdir)
+    except SweepError as error:
         cli.usage_error(PROGRAM, f"--workdir={workdir}: {error}")
     except results_lib.SettingsMismatchError as error:
         cli.usage_error(PROGRAM, error)
     try:
-        sweep_lib.run_sweep(config, sweep, workdir, environment=environment)
+        sweep_lib.run_sweep(specs, workdir, environment=environment)
     except SweepError as error:
         print(f"{PROGRAM}: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)

@@ -256,7 +256,8 @@ def launch_local_workers(workdir, workers, environment, *, port=None, out=None,
     if stopped_by is not None:
         raise SweepInterrupted(
             stopped_by,
-            f"stopped by {signal.Signals(stopped_by).name}: the chief and {workers} workers "
-            "are stopped; start the same command again to resume.",
+            f"stopped by {signal.Signals(stopped_by).name}: the chief and {workers} "
+            f"worker{'s' if workers != 1 else ''} are stopped; start the same command "
+            "again to resume.",
         )
     return status

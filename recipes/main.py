@@ -5,7 +5,7 @@ r"""Runs an experiment config: one training run, or a sweep and its report.
         --config.noise_rate=0.4 --config.epochs=20
 
 trains one run into `runs/gce/` (`results.json`, `model.keras`) and prints
-its final metrics. Every field of `recipes.config` can be overridden with
+its final metrics. Every field of `recipes.config` can be set with
 `--config.<field>=<value>`; fields left unset take the model's training
 protocol and the paper's loss hyperparameters. A config file that defines
 `get_sweep()` (Tables 2 and 3, the learning-rate grid, the quickstart) runs
@@ -17,46 +17,65 @@ every point of its sweep once, in `<workdir>/<run id>/`
 
 `--config` takes a path, a path relative to the installed package
 (`recipes/configs/table2.py`) or just a config's name (`table2`), with an
-optional `:arg` for the config's own options. Running the same command
-again resumes an interrupted run or sweep; finished runs are not redone.
+optional `:arg` for the config's own options. The config file is loaded
+once; its `get_config(arg)`, the `--config.<field>` values and, for a
+sweep, each of its `get_sweep(arg)` points are resolved into one
+`recipes.config.RunSpec` per run before any training. On a sweep a
+`--config.<field>` that no point sets applies to every run (`--config.epochs=3`);
+one that the sweep sets per point is refused, naming the config argument
+that narrows it (`--config='quickstart:losses=mae+mae*'`). Running the same
+command again resumes an interrupted run or sweep; finished runs are not
+redone. `--help` lists the configs and the fields.
 
 Flags:
   --config       the experiment config file (required).
   --workdir      the run's directory, or the sweep's (required).
   --workers=k    a sweep in k local worker processes (default 0: here).
-  --report_only  write and print the report of what `--workdir` holds,
-                 without training.
+  --report_only  write and print the report of what an existing `--workdir`
+                 holds, without training.
 
 A command-line mistake (an unknown flag or field, a value that is not
 allowed, an unwritable `--workdir`) stops with one line naming the flag,
 the value and what is allowed, and exit status 2, before any training.
 """
 
+import ast
+import dataclasses
+import difflib
+import importlib
+import importlib.util
 import os
-import re
 import sys
 import tempfile
 import time
+import types
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
+import recipes
 
-from recipes import cli
-from recipes import config as config_lib
-from recipes import distributed
-from recipes import launcher
-from recipes import report
-from recipes import results
-from recipes import sweep as sweep_lib
-from recipes import train_lib
+# Before anything imports Keras, which imports TensorFlow on its backend.
+recipes.start_tensorflow_quietly()
 
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from recipes import cli  # noqa: E402
+from recipes import config as config_lib  # noqa: E402
+from recipes import distributed  # noqa: E402
+from recipes import launcher  # noqa: E402
+from recipes import report  # noqa: E402
+from recipes import results  # noqa: E402
+from recipes import sweep as sweep_lib  # noqa: E402
+from recipes import train_lib  # noqa: E402
+from recipes.configs import common  # noqa: E402
+
+PROGRAM = "recipes.main"
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-USAGE_ERROR_STATUS = cli.USAGE_ERROR_STATUS
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file (a path or a name in recipes/configs).",
-    lock_config=True,
+_CONFIG = flags.DEFINE_string(
+    "config", None,
+    "Experiment config file: a path or a name in recipes/configs, with an "
+    "optional ':arg' for the config's options.",
 )
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Directory of the run, or of the sweep's runs and report."
@@ -65,8 +84,17 @@ _WORKERS = flags.DEFINE_integer(
     "workers", 0, "Train a sweep in this many local worker processes (0: here)."
 )
 _REPORT_ONLY = flags.DEFINE_boolean(
-    "report_only", False, "Only write and print the report of --workdir."
+    "report_only", False, "Only write and print the report of an existing --workdir."
 )
+
+
+def usage_error(message):
+    """Prints `message` as one line on stderr and exits with status 2."""
+    cli.usage_error(PROGRAM, message)
+
+
+# ---------------------------------------------------------------------------
+# The config file, loaded once.
 
 
 def config_names():
@@ -95,97 +123,247 @@ def config_path(value):
     return value
 
 
-def _with_config_paths(argv):
-    converted = list(argv)
-    for index, argument in enumerate(converted):
-        if argument.startswith("--config="):
-            converted[index] = "--config=" + config_path(argument[len("--config="):])
-        elif argument == "--config" and index + 1 < len(converted):
-            converted[index + 1] = config_path(converted[index + 1])
-    return converted
+def config_description(path):
+    """The first line of a config file's docstring (the file is not run)."""
+    with open(path, encoding="utf-8") as file:
+        docstring = ast.get_docstring(ast.parse(file.read())) or ""
+    return docstring.splitlines()[0] if docstring else ""
 
 
-def usage_error(message):
-    """Prints `message` as one line on stderr and exits with status 2."""
-    cli.usage_error("recipes.main", message)
+@dataclasses.dataclass(frozen=True)
+class LoadedConfig:
+    """A config file, run once: its config and, for a sweep, its points.
+
+    Attributes:
+        argument: The `--config` value as given, e.g. `"quickstart:seeds=0"`.
+        module: The config file's module.
+        config: `get_config(arg)`, an `ml_collections.ConfigDict`.
+        sweep: `get_sweep(arg)`, a list of dicts of fields, or None.
+    """
+
+    argument: str
+    module: types.ModuleType
+    config: object
+    sweep: object
+
+    @property
+    def name(self):
+        """The config's name, e.g. `"quickstart"`."""
+        path = self.argument.partition(":")[0]
+        return os.path.splitext(os.path.basename(path))[0]
+
+    def narrowing_hint(self, field):
+        """`--config='quickstart:losses=...'`: how to narrow a swept `field`."""
+        argument = common.narrowing_argument(self.module, field)
+        if argument is None:
+            return None
+        path, _, arg = self.argument.partition(":")
+        kept = [part for part in arg.split(",") if part and part.partition("=")[0] != argument]
+        return f"--config='{path}:{','.join([*kept, argument + '=...'])}'"
 
 
-def _config_argument(argv):
-    for index, argument in enumerate(argv):
-        if argument.startswith("--config="):
-            return argument[len("--config="):]
-        if argument == "--config" and index + 1 < len(argv):
-            return argv[index + 1]
-    return None
+def _import(path):
+    name = os.path.splitext(os.path.basename(path))[0]
+    if os.path.dirname(os.path.abspath(path)) == CONFIGS_DIR:
+        return importlib.import_module(f"recipes.configs.{name}")
+    spec = importlib.util.spec_from_file_location(f"recipes_config_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _field_type(name):
-    """'an integer', 'a number', ... for a config field, or None if unknown."""
-    try:
-        value = config_lib.get_default_config()
-        for part in name.split("."):
-            value = value[part]
-    except (KeyError, AttributeError, TypeError):
-        return None
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    return names.get(type(value))
+def load_config(argument):
+    """Runs the config file of a `--config` value once: `LoadedConfig`.
 
-
-def _describe_parse_error(error, argv):
-    """One line for an error of parsing the flags or loading the config."""
-    text = str(error)
-    if isinstance(error, (AttributeError, KeyError)):
-        # ml_collections: "'epoch'\nDid you mean "epochs" instead of "epoch"?"
-        field = re.search(r"\\?'([A-Za-z0-9_.]+)\\?'", text)
-        guess = re.search(r'Did you mean "([^"]+)"', text)
-        name = field.group(1) if field else text
-        hint = f"; did you mean --config.{guess.group(1)}?" if guess else ""
-        return (
-            f"--config.{name}: no such config field{hint} "
-            "(the fields are listed in recipes/config.py)"
-        )
-    if isinstance(error, OSError) or "Failed loading config file" in text:
-        return (
-            f"--config={_config_argument(argv)}: cannot load this config file "
-            f"({text.splitlines()[-1].strip()}); give a path or one of: "
+    Raises:
+        cli.UsageError: for a file that does not exist or fails to load, or
+            an argument (`:arg`) that the file refuses.
+    """
+    path, _, arg = config_path(argument).partition(":")
+    if not os.path.isfile(path):
+        raise cli.UsageError(
+            f"--config={argument}: no such config file; give a path or one of: "
             f"{', '.join(config_names())}"
         )
-    if "Error whilst parsing config file" in text:
-        # ml_collections appends the config's traceback; its last line is
-        # `module.Class: reason`.
-        last = [line for line in text.splitlines() if line.strip()][-1]
-        reason = re.sub(r"^[\w.]*(Error|Exception): ", "", last.strip())
-        return f"--config={_config_argument(argv)}: {reason}"
-    if isinstance(error, flags.Error):
-        line = text.splitlines()[0]
-        # ml_collections: "flag --config.seed=a: invalid literal for int() ..."
-        field = re.match(r"flag (--config\.([\w.]+)=.*?): ", line)
-        expected = _field_type(field.group(2)) if field else None
-        if "Non-boolean" in line:
-            expected = "true or false"
-        if expected is not None:
-            return f"{field.group(1)}: expected {expected}"
-        return line
-    return f"--config={_config_argument(argv)}: {type(error).__name__}: {text}"
+    try:
+        module = _import(path)
+        get_sweep = getattr(module, "get_sweep", None)
+        config = module.get_config(arg) if arg else module.get_config()
+        sweep = None
+        if get_sweep is not None:
+            sweep = get_sweep(arg) if arg else get_sweep()
+    except (common.ConfigArgumentError, config_lib.ConfigError) as error:
+        raise cli.UsageError(f"--config={argument}: {error}") from None
+    except Exception as error:  # the config file's own mistake
+        raise cli.UsageError(
+            f"--config={argument}: cannot load this config file "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    return LoadedConfig(argument, module, config, None if sweep is None else list(sweep))
+
+
+# ---------------------------------------------------------------------------
+# --config.FIELD=VALUE
+
+
+def split_overrides(argv):
+    """`(argv without them, [(field, text or None)])` of the `--config.FIELD` arguments.
+
+    `--config.FIELD=VALUE` gives VALUE, a bare `--config.FIELD` None (true
+    for a boolean field) and `--noconfig.FIELD` `"false"`.
+    """
+    rest, overrides = [], []
+    for argument in argv:
+        if argument.startswith("--config."):
+            name, has_value, text = argument[len("--config."):].partition("=")
+            overrides.append((name, text if has_value else None))
+        elif argument.startswith("--noconfig."):
+            overrides.append((argument[len("--noconfig."):], "false"))
+        else:
+            rest.append(argument)
+    return rest, overrides
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_override(name, text):
+    """The value of `--config.<name>=<text>`, typed as the field's default.
+
+    Raises:
+        cli.UsageError: naming the flag and what it expects.
+    """
+    defaults = config_lib.get_default_config()
+    field, dot, _ = name.partition(".")
+    flag = f"--config.{name}"
+    if field not in defaults:
+        guess = difflib.get_close_matches(field, list(defaults), n=1)
+        hint = f"; did you mean --config.{guess[0]}?" if guess else ""
+        raise cli.UsageError(f"{flag}: no such config field{hint} (--help lists them)")
+    kind = defaults.get_type(field)
+    if dot:
+        if kind is not object:
+            raise cli.UsageError(f"{flag}: --config.{field} has no entries")
+        return _literal(text)
+    if text is None:
+        if kind is not bool:
+            raise cli.UsageError(f"{flag}: expected a value, {flag}=VALUE")
+        text = "true"
+    if text == "None" and defaults[field] is None:
+        return None
+    expected = {
+        bool: "true or false", int: "an integer", float: "a number",
+        tuple: "a tuple of integers, e.g. (100,150)",
+        object: "a dict, e.g. \"{'q': 0.5}\"",
+    }
+    if kind is bool and text.lower() in ("true", "1", "false", "0"):
+        return text.lower() in ("true", "1")
+    if kind is str:
+        return text
+    value = _literal(text)
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is tuple and isinstance(value, (tuple, list, int)):
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if kind is object and isinstance(value, dict):
+        return value
+    raise cli.UsageError(f"{flag}={text}: expected {expected[kind]}")
+
+
+def resolve_specs(loaded, overrides):
+    """The `RunSpec` of every run of a command line, before any training.
+
+    Args:
+        loaded: The `LoadedConfig` of `--config`.
+        overrides: `[(field, text)]` of the `--config.FIELD` arguments.
+
+    Returns:
+        A list of `recipes.config.RunSpec`: one for a single-run config,
+        the sweep's runs (without repeats) for a sweep.
+
+    Raises:
+        cli.UsageError: one line naming the flag or the sweep point, for an
+            unknown field, a bad value, or a field that the sweep sets per
+            point.
+    """
+    config = loaded.config
+    for name, text in overrides:
+        config = config_lib.override(config, {name: parse_override(name, text)})
+    try:
+        if loaded.sweep is None:
+            return [config_lib.resolve(config)]
+        return config_lib.resolve_sweep(config, loaded.sweep, [name for name, _ in overrides])
+    except config_lib.SweptFieldError as error:
+        hint = loaded.narrowing_hint(error.field.partition(".")[0])
+        instead = (
+            f"narrow it with {hint}" if hint
+            else "no argument of the config narrows it; change it in the config file"
+        )
+        raise cli.UsageError(
+            f"--config.{error.field}: the {loaded.name} sweep sets "
+            f"{error.field.partition('.')[0]} per point; {instead}"
+        ) from None
+    except config_lib.PointError as error:
+        # The value comes from the config file or its argument.
+        raise cli.UsageError(f"--config={loaded.argument}: {error}") from None
+    except config_lib.ConfigError as error:
+        raise cli.UsageError(f"--{error}") from None
+
+
+# ---------------------------------------------------------------------------
+# Flags, --help and the checks before training.
+
+
+def help_text():
+    """The text of `--help`: usage, the configs, the fields and the flags."""
+    lines = [
+        "usage: python -m recipes.main --config=CONFIG[:ARGS] --workdir=DIR "
+        "[--config.FIELD=VALUE ...] [--workers=K] [--report_only]",
+        "",
+        "Trains one run, or every run of a sweep and writes its report "
+        "(see recipes/main.py).",
+        "",
+        "Configs (--config=NAME, or the path of a config file):",
+    ]
+    for name in config_names():
+        description = config_description(os.path.join(CONFIGS_DIR, name + ".py"))
+        lines.append(f"  {name:<21} {description}")
+    lines += ["", "Fields (--config.FIELD=VALUE; None: the protocol's or the paper's value):"]
+    defaults = config_lib.get_default_config()
+    for name in defaults:
+        kind = defaults.get_type(name).__name__
+        kind = "dict" if kind == "object" else kind
+        lines.append(f"  {name:<21} {kind:<6} default {defaults[name]!r}")
+    lines += ["", "Flags:"]
+    for flag in (_CONFIG, _WORKDIR, _WORKERS, _REPORT_ONLY):
+        lines.append(f"  --{flag.name:<19} {flags.FLAGS[flag.name].help}")
+    return "\n".join(lines)
 
 
 def parse_flags(argv):
-    """absl's flag parsing, with every mistake reported in one line (status 2)."""
+    """absl's flag parsing, with every mistake reported in one line (status 2).
+
+    Returns:
+        The program name and the `--config.FIELD` arguments, for `main`.
+    """
     cli.one_line_warnings()
+    if any(argument in HELP_FLAGS for argument in argv[1:]):
+        print(help_text())
+        sys.exit(0)
+    rest, overrides = split_overrides(argv)
     try:
-        remaining = flags.FLAGS(_with_config_paths(argv))
-        if _CONFIG.value is None:
-            usage_error(
-                "--config is required: a config file or one of "
-                f"{', '.join(config_names())}"
-            )
-        _CONFIG.value.keys()  # Raises here if the file failed to load.
-    except (flags.Error, AttributeError, KeyError, OSError, TypeError, ValueError,
-            SyntaxError, ImportError) as error:
-        usage_error(_describe_parse_error(error, argv))
+        remaining = flags.FLAGS(rest)
+    except flags.Error as error:
+        usage_error(str(error).splitlines()[0])
     if len(remaining) > 1:
         usage_error(f"unexpected arguments: {' '.join(remaining[1:])}")
-    return remaining
+    return [argv[0], *(arg for arg in argv[1:] if arg not in rest)]
 
 
 def check_writable(workdir):
@@ -198,25 +376,14 @@ def check_writable(workdir):
         usage_error(f"--workdir={workdir}: not a writable directory ({error.strerror})")
 
 
-def _check_before_training(config, sweep, workdir, workers):
-    """Resolves the config or every sweep point, and checks the flags.
+def _check_before_training(is_sweep, workdir, workers):
+    """Checks the flags and, for a sweep, its environment variables.
 
     Returns:
-        The sweep's `distributed.SweepEnvironment` (read from `os.environ`),
-        or None for one run.
+        The sweep's `distributed.SweepEnvironment`, read once from
+        `os.environ`, or None for one run.
     """
-    try:
-        if sweep is None:
-            config_lib.resolve(config)
-    except config_lib.ConfigError as error:
-        usage_error(f"--{error}")
-    for point in sweep or ():
-        try:
-            config_lib.resolve(config_lib.override(config, point))
-        except config_lib.ConfigError as error:
-            # The value comes from the config file or its argument.
-            usage_error(f"--config={_config_argument(sys.argv)}: sweep point {point}: {error}")
-    if sweep is None and workers:
+    if not is_sweep and workers:
         usage_error(
             f"--workers={workers}: allowed only for a sweep (a config with "
             "get_sweep); this config is one run"
@@ -224,7 +391,7 @@ def _check_before_training(config, sweep, workdir, workers):
     environment = None
     try:
         launcher.check_workers(workers)
-        if sweep is not None:
+        if is_sweep:
             environment = distributed.SweepEnvironment.from_environ(os.environ)
     except distributed.SweepError as error:
         usage_error(error)
@@ -245,8 +412,10 @@ def print_run(result, workdir):
     print(f"results:              {os.path.join(workdir, results.RESULTS_FILENAME)}")
 
 
-def _report_only(sweep, workdir):
-    if sweep is not None:
+def _report_only(is_sweep, workdir):
+    if not os.path.isdir(workdir):
+        usage_error(f"--report_only: --workdir={workdir} does not exist; nothing to report")
+    if is_sweep:
         print(report.write_report(results.load_all(workdir), workdir))
         return
     try:
@@ -256,43 +425,47 @@ def _report_only(sweep, workdir):
 
 
 def main(argv):
-    del argv  # Checked by parse_flags.
-    config = _CONFIG.value
+    """Loads the config once, resolves every run, then trains (or reports)."""
     workdir = _WORKDIR.value
     if not workdir:
         usage_error("--workdir is required: the directory of the run or sweep")
+    if _CONFIG.value is None:
+        usage_error(f"--config is required: a config file or one of {', '.join(config_names())}")
     try:
-        sweep = sweep_lib.load_sweep(config_flags.get_config_filename(flags.FLAGS["config"]))
-    except distributed.SweepError as error:
+        loaded = load_config(_CONFIG.value)
+        if _REPORT_ONLY.value:
+            _report_only(loaded.sweep is not None, workdir)
+            return
+        specs = resolve_specs(loaded, split_overrides(argv[1:])[1])
+    except cli.UsageError as error:
         usage_error(error)
-    if _REPORT_ONLY.value:
-        _report_only(sweep, workdir)
-        return
-    environment = _check_before_training(config, sweep, workdir, _WORKERS.value)
+    is_sweep = loaded.sweep is not None
+    environment = _check_before_training(is_sweep, workdir, _WORKERS.value)
     start = time.monotonic()
     try:
-        if sweep is None:
-            print_run(train_lib.train_and_evaluate(config, workdir), workdir)
-        else:
-            results_list = sweep_lib.run_sweep(
-                config, sweep, workdir, workers=_WORKERS.value, environment=environment
+        if not is_sweep:
+            print_run(train_lib.train_and_evaluate(specs[0], workdir), workdir)
+            return
+        finished = sweep_lib.run_sweep(
+            specs, workdir, workers=_WORKERS.value, environment=environment
+        )
+        if not environment.is_worker:
+            print(report.write_report(finished, workdir))
+            print(
+                f"{len(finished)} of {len(specs)} runs finished in {workdir}; "
+                f"this command took {time.monotonic() - start:.0f} s."
             )
-            if not environment.is_worker:
-                print(report.write_report(results_list, workdir))
-                print(
-                    f"{len(results_list)} of {len(sweep)} runs finished in {workdir}; "
-                    f"this command took {time.monotonic() - start:.0f} s."
-                )
     except results.SettingsMismatchError as error:
         # Found before any training: the run directory's settings.
         usage_error(error)
     except distributed.SweepInterrupted as error:
-        print(f"recipes.main: {error}", file=sys.stderr)
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
         sys.exit(error.status)
     except distributed.SweepError as error:
-        print(f"recipes.main: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"{PROGRAM}: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)
     except config_lib.ConfigError as error:
+        # steps_per_execution, checked against the loaded data.
         usage_error(f"--{error}")
 
 

@@ -1,7 +1,7 @@
 """The networks' training protocols (paper Sec. 4, supplement Table 1).
 
 A `Protocol` is what a config's unset (None) training fields take for a
-model (`recipes.config.resolve`): optimizer, batch, schedule, epochs and
+model; `recipes.config.resolve` is the only reader of this module: optimizer, batch, schedule, epochs and
 augmentation. A model without an entry in `PROTOCOLS` trains with
 `DEFAULT_PROTOCOL`, the ResNet protocol.
 
@@ -88,14 +88,9 @@ PROTOCOLS = {
 }
 DEFAULT_PROTOCOL = RESNET_PROTOCOL
 
-#: The nine initial learning rates of supplement Table 1.
-MLP_LEARNING_RATE_GRID = (
-    0.0005, 0.0008, 0.001, 0.003, 0.005, 0.008, 0.01, 0.03, 0.05
-)
-
 # Supplement Table 1, the bold entries (the rates behind Table 2's MLP rows),
-# keyed by dataset, then by loss tag (`recipes.config.loss_tag`: "mae*0.5"
-# is MAE with eps 0.5).
+# keyed by dataset, then by the loss's `keras_robust.losses.LossSpec.text`
+# ("mae*0.5" is MAE with eps 0.5).
 MLP_LEARNING_RATES = {
     "cifar10": {
         "ce": 0.001,
@@ -127,22 +122,22 @@ def protocol(model):
     return PROTOCOLS.get(str(model).lower(), DEFAULT_PROTOCOL)
 
 
-def mlp_learning_rate(dataset, loss_tag):
+def mlp_learning_rate(dataset, loss):
     """Supplement Table 1's MLP1024 rate, or None where the table has none.
 
     Args:
         dataset: A dataset name, e.g. `"cifar10"`.
-        loss_tag: A loss with its output bias as `recipes.config.loss_tag`
-            writes it: `"gce"`, `"mae*0.5"`.
+        loss: A loss with its output bias as `keras_robust.losses.LossSpec`
+            writes it (its `text`): `"gce"`, `"mae*0.5"`.
     """
-    return MLP_LEARNING_RATES.get(dataset, {}).get(loss_tag)
+    return MLP_LEARNING_RATES.get(dataset, {}).get(loss)
 
 
-def initial_learning_rate(model, dataset, loss_tag):
-    """The protocol's initial learning rate for this model, data and loss."""
+def initial_learning_rate(model, dataset, loss):
+    """The protocol's initial learning rate for this model, data and loss text."""
     model = str(model).lower()
     if model == "mlp1024":
-        rate = mlp_learning_rate(dataset, loss_tag)
+        rate = mlp_learning_rate(dataset, loss)
         if rate is not None:
             return rate
     return protocol(model).learning_rate

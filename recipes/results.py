@@ -3,11 +3,12 @@
 Everything that writes or reads a run's results goes through this module:
 the trainer writes a `RunResult` with `write`, the grid and the reports read
 them with `read` and `load_all`, and `is_finished` tells whether a run
-directory already holds the run of a config. Test fixtures are written with
-`write` too. The file is JSON:
+directory already holds the run of a `recipes.config.RunSpec`. Nothing here
+resolves a config: a run's settings are its spec's. Test fixtures are
+written with `write` too. The file is JSON:
 
     {"run_id": str,
-     "settings": {...},            # recipes.config.settings(config)
+     "settings": {...},            # recipes.config.RunSpec.settings
      "history": {"epoch": [1, 2, ...], "train_loss": [...],
                  "test_accuracy": [...], "false_label_accuracy": [...],
                  "learning_rate": [...]},
@@ -47,8 +48,8 @@ class RunResult:
     """The results of one finished run.
 
     Attributes:
-        run_id: `recipes.config.run_id` of the run's config.
-        settings: `recipes.config.settings` of the run's config.
+        run_id: The run's `recipes.config.RunSpec.run_id`.
+        settings: The run's `recipes.config.RunSpec.settings`.
         history: Per-epoch lists under `HISTORY_KEYS`.
         final: The last epoch's metrics under `FINAL_KEYS`.
         wall_seconds: Training time, summed over resumed pieces.
@@ -63,11 +64,11 @@ class RunResult:
     versions: dict
 
     @classmethod
-    def from_history(cls, config, history, wall_seconds, versions):
-        """The result of `config` whose per-epoch metrics are `history`."""
+    def from_history(cls, spec, history, wall_seconds, versions):
+        """The result of the run `spec` (a `RunSpec`) whose per-epoch metrics are `history`."""
         return cls(
-            run_id=config_lib.run_id(config),
-            settings=config_lib.settings(config),
+            run_id=spec.run_id,
+            settings=spec.settings,
             history={key: list(history[key]) for key in HISTORY_KEYS},
             final={key: history[key][-1] for key in FINAL_KEYS},
             wall_seconds=float(wall_seconds),
@@ -152,9 +153,9 @@ def load_all(root):
     return sorted(found, key=lambda result: result.run_id)
 
 
-def mismatch_message(path, recorded, config):
-    """One line saying how the settings recorded in `path` differ from `config`."""
-    differences = config_lib.settings_differences(recorded, config)
+def mismatch_message(path, recorded, spec):
+    """One line saying how the settings recorded in `path` differ from `spec`'s."""
+    differences = config_lib.settings_differences(recorded, spec)
     listed = ", ".join(
         f"{name}={old!r} there, {new!r} here"
         for name, (old, new) in sorted(differences.items())
@@ -165,8 +166,8 @@ def mismatch_message(path, recorded, config):
     )
 
 
-def is_finished(run_dir, config):
-    """Whether `run_dir` holds the finished run of `config`.
+def is_finished(run_dir, spec):
+    """Whether `run_dir` holds the finished run of `spec` (a `RunSpec`).
 
     Raises:
         SettingsMismatchError: if it holds a finished run of other settings
@@ -177,6 +178,6 @@ def is_finished(run_dir, config):
     if not os.path.exists(path):
         return False
     recorded = read(path).settings
-    if config_lib.settings_differences(recorded, config):
-        raise SettingsMismatchError(mismatch_message(path, recorded, config))
+    if config_lib.settings_differences(recorded, spec):
+        raise SettingsMismatchError(mismatch_message(path, recorded, spec))
     return True

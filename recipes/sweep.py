@@ -1,9 +1,8 @@
 r"""Trains every run of a sweep once: `run_sweep`.
 
-A sweep is a base config and a list of points, each a dict of overrides
-(`get_sweep()` of a config file such as `recipes/configs/table2.py`, e.g.
-`{"loss": "mae", "output_bias": 0.5, "seed": 1}`; dotted keys reach nested
-fields). `run_sweep` trains every point once with
+A sweep is a list of resolved runs (`recipes.config.resolve_sweep` of a
+config file's `get_config()` and `get_sweep()` points, such as
+`recipes/configs/table2.py`). `run_sweep` trains every run once with
 `recipes.train_lib.train_and_evaluate` in `<workdir>/<run id>/`
 (`recipes.sweep_files` names what the directory holds):
 
@@ -13,8 +12,7 @@ Stop it at any time and start the same command again: finished runs are
 not redone, the interrupted run resumes from its last epoch, and
 keras-tuner (reloaded from `<workdir>/tuner/`) hands out the remaining
 runs. A run that fails is reported on stderr while the others go on; the
-next start retries it. Before any training every point is resolved and
-checked (`recipes.config.ConfigError`), and a run directory holding the
+next start retries it. Before any training a run directory holding the
 results of other settings stops the sweep
 (`recipes.results.SettingsMismatchError`). A sweep whose runs are all
 finished says so and trains nothing, whatever the process's role.
@@ -57,7 +55,6 @@ then exits with one line and status 1 (status 0 if every run has its
 results).
 """
 
-import importlib.util
 import os
 import sys
 
@@ -70,35 +67,6 @@ from recipes.chief import ChiefLostError
 from recipes.distributed import SweepError
 
 
-def load_sweep(config_filename):
-    """The points of a config file's `get_sweep`, or None if it has none.
-
-    Args:
-        config_filename: `path/to/config.py` or `path/to/config.py:ARG`
-            (as `--config` takes it); `ARG` goes to `get_sweep(ARG)` as it
-            goes to `get_config(ARG)`.
-
-    Returns:
-        A list of dicts of overrides, or None.
-
-    Raises:
-        SweepError: if the file does not exist or `get_sweep` refuses `ARG`.
-    """
-    path, _, arg = str(config_filename).partition(":")
-    spec = importlib.util.spec_from_file_location("recipes_sweep_config", path)
-    if spec is None or not os.path.isfile(path):
-        raise SweepError(f"--config={config_filename}: no config file {path!r}.")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    get_sweep = getattr(module, "get_sweep", None)
-    if get_sweep is None:
-        return None
-    try:
-        return get_sweep(arg) if arg else get_sweep()
-    except ValueError as error:  # a config argument that is not allowed
-        raise SweepError(f"--config={config_filename}: {error}") from None
-
-
 class _ShowProgress:
     """Prints `[k/N] <run line>; <time left>` as runs complete (`recipes.progress`)."""
 
@@ -107,9 +75,8 @@ class _ShowProgress:
             run.run_id: results_lib.read(run.run_dir).wall_seconds
             for run in runs if run.is_finished()
         }
-        self.progress = progress_lib.Progress(
-            {run.run_id: (run.config.model, run.config.dataset) for run in runs},
-            finished=finished, workers=workers,
+        self.progress = progress_lib.Progress.for_specs(
+            [run.spec for run in runs], finished=finished, workers=workers
         )
         self.oracle = None
 
@@ -144,13 +111,12 @@ def _train(runs, workdir, workers, environment, callbacks, show):
               flush=True)
 
 
-def run_sweep(config, sweep, workdir, *, workers=0, environment, callbacks=()):
-    """Trains every point of a sweep once; returns the finished results.
+def run_sweep(specs, workdir, *, workers=0, environment, callbacks=()):
+    """Trains every run of a sweep once; returns the finished results.
 
     Args:
-        config: The base config (`recipes.config.get_default_config()` and
-            the config file's changes).
-        sweep: A list of dicts of overrides, one per run.
+        specs: The `recipes.config.RunSpec` of every run
+            (`recipes.config.resolve_sweep`).
         workdir: The sweep's directory; a run lives in `<workdir>/<run id>/`.
         workers: 0 to train here (or as the chief or worker that
             `environment` names); k > 0 for k local worker processes.
@@ -163,15 +129,14 @@ def run_sweep(config, sweep, workdir, *, workers=0, environment, callbacks=()):
         stderr).
 
     Raises:
-        config.ConfigError, results.SettingsMismatchError: before any
-            training, for an invalid point or a run directory of other
-            settings.
+        results.SettingsMismatchError: before any training, for a run
+            directory of other settings.
         SweepError: for bad `workers`, or when a local worker failed.
         SweepInterrupted: when the local workers were stopped by a signal.
     """
     launcher.check_workers(workers)
     workdir = os.fspath(workdir)
-    runs = sweep_files.sweep_runs(config, sweep, workdir)
+    runs = sweep_files.sweep_runs(specs, workdir)
     if workers and environment.variables_set:
         raise SweepError(
             f"--workers={workers} starts its own chief and workers, but "
@@ -179,7 +144,7 @@ def run_sweep(config, sweep, workdir, *, workers=0, environment, callbacks=()):
             "--workers to join that chief."
         )
     if not environment.is_worker:
-        sweep_files.write_sweep_file(config, sweep, workdir)
+        sweep_files.write_sweep_file([run.spec for run in runs], workdir)
     show = _ShowProgress(runs, workers)
     if environment.is_distributed:
         print(f"{environment.name}: {show.progress.start_line()} ({workdir})", flush=True)

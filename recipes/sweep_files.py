@@ -25,41 +25,38 @@ WORKERS_DIRNAME = "workers"
 
 
 class Run:
-    """One run of a sweep: its config, run id and directory."""
+    """One run of a sweep: its `recipes.config.RunSpec`, run id and directory."""
 
-    def __init__(self, config, workdir):
-        self.config = config
-        # Resolves and checks every field (config.ConfigError).
-        self.run_id = config_lib.run_id(config)
+    def __init__(self, spec, workdir):
+        self.spec = spec
+        self.run_id = spec.run_id
         self.run_dir = os.path.join(os.fspath(workdir), self.run_id)
 
     def is_finished(self):
         """Whether the run is done (a damaged results file: not done; the
         trainer sets it aside and trains the run again)."""
         try:
-            return results_lib.is_finished(self.run_dir, self.config)
+            return results_lib.is_finished(self.run_dir, self.spec)
         except results_lib.DamagedResultsError:
             return False
 
 
-def sweep_runs(config, sweep, workdir):
-    """The runs of a sweep, in its order, without repeats.
+def sweep_runs(specs, workdir):
+    """The runs of a sweep (`recipes.config.RunSpec`s), in its order, without repeats.
 
-    Resolves every point (`recipes.config.resolve`) and checks every run
-    directory, so that a bad value or a results file of other settings
+    Checks every run directory, so that a results file of other settings
     stops the sweep before any training.
 
     Raises:
-        config.ConfigError: for an invalid point.
         results.SettingsMismatchError: for a run directory of other
             settings.
         SweepError: for an empty sweep.
     """
-    if not sweep:
-        raise SweepError("The sweep has no points.")
+    if not specs:
+        raise SweepError("The sweep has no runs.")
     runs = {}
-    for overrides in sweep:
-        run = Run(config_lib.override(config, overrides), workdir)
+    for spec in specs:
+        run = Run(spec, workdir)
         runs.setdefault(run.run_id, run)
     for run in runs.values():
         run.is_finished()
@@ -72,16 +69,17 @@ def digest(runs):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
 
 
-def write_sweep_file(config, sweep, workdir):
-    """Writes `<workdir>/sweep.json`: the base config and the points."""
+def write_sweep_file(specs, workdir):
+    """Writes `<workdir>/sweep.json`: `{"runs": [{"run_id", "settings"}, ...]}` in order."""
+    runs = [{"run_id": spec.run_id, "settings": spec.settings} for spec in specs]
     atomic_files.write_text(
         os.path.join(os.fspath(workdir), SWEEP_FILENAME),
-        json.dumps({"config": config.to_dict(), "sweep": list(sweep)}, indent=1) + "\n",
+        json.dumps({"runs": runs}, indent=1) + "\n",
     )
 
 
 def read_sweep_file(workdir):
-    """`(config, sweep)` of `<workdir>/sweep.json`.
+    """The `RunSpec`s of `<workdir>/sweep.json`, rebuilt (and checked) from their settings.
 
     Raises:
         SweepError: if it is missing, unreadable or damaged.
@@ -90,8 +88,7 @@ def read_sweep_file(workdir):
     try:
         with open(path, encoding="utf-8") as file:
             stored = json.load(file)
-        config = config_lib.override(config_lib.get_default_config(), stored["config"])
-        return config, stored["sweep"]
+        return [config_lib.RunSpec.from_settings(run["settings"]) for run in stored["runs"]]
     except FileNotFoundError:
         raise SweepError(
             f"{path} does not exist: no sweep was started in that directory."

@@ -1,10 +1,10 @@
-"""One training run: `train_and_evaluate(config, workdir)`.
+"""One training run: `train_and_evaluate(spec, workdir)`.
 
 The run loads the data (`keras_robust.data`), injects the label noise,
 builds the zoo model (logits out) behind `keras_robust.data.
 DeviceAugmentation` (augmentation and normalisation inside the model, fed
 raw uint8 images), compiles it with the loss (`from_logits=True`, the
-config's output bias) and `zoo.TorchSGD` (PyTorch's coupled weight decay),
+run's output bias) and `zoo.TorchSGD` (PyTorch's coupled weight decay),
 trains it with `model.fit` and records, after every epoch, the training
 loss, the test accuracy and the "false label accuracy" (paper Fig. 2, lower
 panels: the accuracy on the training images whose label was re-drawn,
@@ -15,15 +15,17 @@ Resumability: after every epoch the model and optimizer state and the
 history are checkpointed (`recipes.checkpoint`). A run killed mid-way
 resumes from its last finished epoch and, since every epoch of the data
 stream and of the augmentation depends only on `(seed, epoch)` and ops are
-deterministic (`config.deterministic`), ends with the same numbers as an
+deterministic (`spec.deterministic`), ends with the same numbers as an
 uninterrupted run. A finished run is not trained again; a run directory
-holding another config's run is refused (`results.SettingsMismatchError`);
+holding a run of other settings is refused (`results.SettingsMismatchError`);
 a damaged results file or checkpoint is set aside (`*.damaged`, never
 deleted) with a one-line warning naming it, and the run starts over; the
 temporary files of writes a kill interrupted are removed.
 
-The steps are public for reuse (benchmarks, notebooks): `load_data`,
-`check_steps_per_execution`, `build_model`, `compile_model`,
+Every step reads the run's `recipes.config.RunSpec`, resolved once before
+(`recipes.config.resolve`); nothing here resolves or checks a config
+again. The steps are public for reuse (benchmarks, notebooks):
+`load_data`, `check_steps_per_execution`, `build_model`, `compile_model`,
 `training_callbacks`, `versions`.
 
 Example:
@@ -35,13 +37,16 @@ from recipes import train_lib
 config = config_lib.get_default_config()
 config.dataset, config.model, config.loss = "digits", "mlp1024", "gce"
 config.noise_rate = 0.4
-result = train_lib.train_and_evaluate(config, "/tmp/gce-run")
+spec = config_lib.resolve(config)
+result = train_lib.train_and_evaluate(spec, "/tmp/gce-run")
 print(result.test_accuracy)
 ```
+
+A test or notebook hands the run an in-memory dataset with
+`train_and_evaluate(spec, workdir, data=dataset)`.
 """
 
 import contextlib
-import functools
 import importlib.metadata
 import os
 import time
@@ -53,7 +58,6 @@ import keras_robust
 import recipes
 import zoo
 from keras_robust import data
-from keras_robust import losses as robust_losses
 from recipes import atomic_files
 from recipes import checkpoint
 from recipes import config as config_lib
@@ -62,30 +66,36 @@ from recipes import results
 MODEL_FILENAME = "model.keras"
 
 
-def load_data(config):
-    """The training, test and false-label data of a resolved `config`.
+def load_data(spec, dataset=None):
+    """The training, test and false-label data of the run `spec`.
+
+    Args:
+        spec: A `recipes.config.RunSpec`.
+        dataset: The `keras_robust.data.Dataset` to feed, or None to load
+            `spec.dataset` (`keras_robust.data.load_dataset`).
 
     Returns:
         `data.make_pipelines(...)` (tf.data, raw uint8 images), or
         `data.make_resident_data(...)` for a `device_resident` run.
+
+    Raises:
+        ValueError: for a dataset that is not the spec's (another name).
     """
-    dataset = data.load_dataset(
-        config.dataset, data_dir=config.data_dir, source=config.data_source
-    )
-    arguments = dict(
-        batch_size=config.batch_size,
-        noise_rate=config.noise_rate,
-        noise_kind=config.noise_kind,
-        seed=config.seed,
-        augment=config.augment,
-        train_size=config.train_size,
-    )
-    if config.device_resident:
-        return data.make_resident_data(dataset, **arguments)
-    return data.make_pipelines(dataset, **arguments)
+    if dataset is None:
+        dataset = data.load_dataset(
+            spec.dataset, data_dir=spec.data_dir, source=spec.data_source
+        )
+    elif isinstance(dataset, data.Dataset) and dataset.spec != data.get_spec(spec.dataset):
+        raise ValueError(
+            f"`data` must be a dataset of {spec.dataset!r}, the run's. "
+            f"Received: a dataset of {dataset.spec.name!r}"
+        )
+    if spec.device_resident:
+        return data.make_resident_data(dataset, spec.feed)
+    return data.make_pipelines(dataset, spec.feed)
 
 
-def check_steps_per_execution(config, steps_per_epoch):
+def check_steps_per_execution(spec, steps_per_epoch):
     """Refuses a `steps_per_execution` that does not divide the epoch.
 
     Keras 3 would run whole executions past the epoch's end on the repeated
@@ -93,9 +103,9 @@ def check_steps_per_execution(config, steps_per_epoch):
     steps per epoch), silently changing the training.
 
     Raises:
-        config.ConfigError: naming the allowed values up to 64.
+        recipes.config.ConfigError: naming the allowed values up to 64.
     """
-    per_execution = config.steps_per_execution
+    per_execution = spec.steps_per_execution
     if steps_per_epoch % per_execution:
         divisors = [d for d in range(1, min(steps_per_epoch, 64) + 1)
                     if steps_per_epoch % d == 0]
@@ -106,43 +116,37 @@ def check_steps_per_execution(config, steps_per_epoch):
         )
 
 
-def build_model(config, run_data):
-    """The zoo model of `config` behind the dataset's `DeviceAugmentation`.
+def build_model(spec, run_data):
+    """The zoo model of `spec` behind the dataset's `DeviceAugmentation`.
 
     The model takes raw uint8 images; the layer augments them in training
-    (the dataset's supplement-1 policy when `config.augment`) and
+    (the dataset's supplement-1 policy when `spec.augment`) and
     normalises them always.
     """
-    spec = run_data.spec
-    network = zoo.build(config.model, spec.image_shape, spec.num_classes)
-    inputs = keras.Input(spec.image_shape, dtype="uint8", name="raw_images")
-    images = run_data.device_augmentation(seed=config.seed)(inputs)
-    return keras.Model(inputs, network(images), name=f"{config.model}_augmented")
+    dataset = run_data.spec
+    network = zoo.build(spec.model, dataset.image_shape, dataset.num_classes)
+    inputs = keras.Input(dataset.image_shape, dtype="uint8", name="raw_images")
+    images = run_data.device_augmentation(seed=spec.seed)(inputs)
+    return keras.Model(inputs, network(images), name=f"{spec.model}_augmented")
 
 
-def compile_model(config, model):
-    """Compiles `model` with the loss, `zoo.TorchSGD` and settings of `config`.
+def compile_model(spec, model):
+    """Compiles `model` with the loss, `zoo.TorchSGD` and settings of `spec`.
 
     The loss takes logits (`from_logits=True`) with the run's output bias;
     the metric is `accuracy`. Under jax the step is always jitted.
     """
-    loss = robust_losses.get(
-        config.loss,
-        from_logits=True,
-        output_bias=config.output_bias,
-        **config.loss_kwargs,
-    )
     optimizer = zoo.TorchSGD(
-        learning_rate=config_lib.learning_rate(config, 0),
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
+        learning_rate=spec.learning_rate_at(0),
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
     )
     model.compile(
         optimizer=optimizer,
-        loss=loss,
+        loss=spec.loss_spec.get(from_logits=True, **spec.loss_kwargs),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=config.jit_compile or keras.backend.backend() == "jax",
-        steps_per_execution=config.steps_per_execution,
+        jit_compile=spec.jit_compile or keras.backend.backend() == "jax",
+        steps_per_execution=spec.steps_per_execution,
     )
 
 
@@ -155,13 +159,13 @@ class EpochMetrics(keras.callbacks.Callback):
     """Appends the epoch's loss, accuracies and learning rate to `history`.
 
     The test and false-label accuracies are evaluated every
-    `config.eval_every` epochs and after the last one (None in between),
+    `spec.eval_every` epochs and after the last one (None in between),
     and added to the epoch logs.
     """
 
-    def __init__(self, config, history, test_data, false_label_data):
+    def __init__(self, spec, history, test_data, false_label_data):
         super().__init__()
-        self.config = config
+        self.spec = spec
         self.history = history
         self.test_data = test_data
         self.false_label_data = false_label_data
@@ -175,8 +179,8 @@ class EpochMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         test_accuracy = false_label_accuracy = None
-        last = epoch + 1 == self.config.epochs
-        if (epoch + 1) % self.config.eval_every == 0 or last:
+        last = epoch + 1 == self.spec.epochs
+        if (epoch + 1) % self.spec.eval_every == 0 or last:
             test_accuracy = logs["test_accuracy"] = self.accuracy(self.test_data)
             if self.false_label_data is not None:
                 false_label_accuracy = self.accuracy(self.false_label_data)
@@ -185,24 +189,20 @@ class EpochMetrics(keras.callbacks.Callback):
         self.history["train_loss"].append(float(logs["loss"]))
         self.history["test_accuracy"].append(test_accuracy)
         self.history["false_label_accuracy"].append(false_label_accuracy)
-        self.history["learning_rate"].append(
-            config_lib.learning_rate(self.config, epoch)
-        )
+        self.history["learning_rate"].append(self.spec.learning_rate_at(epoch))
 
 
-def training_callbacks(config, run_data, history, checkpoint_directory, clock):
+def training_callbacks(spec, run_data, history, checkpoint_directory, clock):
     """The callbacks of a run, in order: schedule, augmentation seed, metrics, checkpoint."""
     return [
         keras.callbacks.LearningRateScheduler(
-            functools.partial(config_lib.learning_rate, config)
+            lambda epoch, rate: spec.learning_rate_at(epoch)
         ),
         data.ReseedAugmentation(),
         EpochMetrics(
-            config, history, run_data.test_dataset(), run_data.false_label_dataset()
+            spec, history, run_data.test_dataset(), run_data.false_label_dataset()
         ),
-        checkpoint.SaveEveryEpoch(
-            checkpoint_directory, config_lib.settings(config), history, clock
-        ),
+        checkpoint.SaveEveryEpoch(checkpoint_directory, spec.settings, history, clock),
     ]
 
 
@@ -223,7 +223,7 @@ def versions():
     }
 
 
-def _enable_op_determinism(config):
+def _enable_op_determinism(spec):
     """TensorFlow's op determinism, where TensorFlow computes anything.
 
     That is the model under the tensorflow backend and the tf.data
@@ -231,7 +231,7 @@ def _enable_op_determinism(config):
     (on a GPU, jax needs `XLA_FLAGS=--xla_gpu_deterministic_ops=true` for
     bit-exact resumes).
     """
-    if config.device_resident and keras.backend.backend() != "tensorflow":
+    if spec.device_resident and keras.backend.backend() != "tensorflow":
         return
     import tensorflow as tf
 
@@ -293,8 +293,8 @@ def remove_stale_temporaries(workdir):
         )
 
 
-def finished_result(config, workdir):
-    """The stored `RunResult` of `config` in `workdir`, or None if not finished.
+def finished_result(spec, workdir):
+    """The stored `RunResult` of `spec` in `workdir`, or None if not finished.
 
     A damaged results file is set aside (None is returned).
 
@@ -302,14 +302,14 @@ def finished_result(config, workdir):
         results.SettingsMismatchError: if `workdir` holds another run.
     """
     try:
-        if results.is_finished(workdir, config):
+        if results.is_finished(workdir, spec):
             return results.read(workdir)
     except results.DamagedResultsError as error:
         _set_aside(os.path.join(workdir, results.RESULTS_FILENAME), error)
     return None
 
 
-def load_checkpoint(config, workdir):
+def load_checkpoint(spec, workdir):
     """The run's `checkpoint.Checkpoint` in `workdir`, or None.
 
     A damaged checkpoint is set aside (None is returned).
@@ -324,21 +324,23 @@ def load_checkpoint(config, workdir):
         _set_aside(directory, error)
         return None
     if loaded is not None and config_lib.settings_differences(
-        loaded.state["settings"], config
+        loaded.state["settings"], spec
     ):
         raise results.SettingsMismatchError(
-            results.mismatch_message(directory, loaded.state["settings"], config)
+            results.mismatch_message(directory, loaded.state["settings"], spec)
         )
     return loaded
 
 
-def train_and_evaluate(config, workdir, *, callbacks=()):
-    """Trains `config` (or resumes it) in the run directory `workdir`.
+def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
+    """Trains the run `spec` (or resumes it) in the run directory `workdir`.
 
     Args:
-        config: A config (`recipes.config`), resolved here.
+        spec: A `recipes.config.RunSpec` (`recipes.config.resolve`).
         workdir: The run's directory: results.json, the checkpoint while
-            training, and model.keras with `config.save_model`.
+            training, and model.keras with `spec.save_model`.
+        data: An in-memory `keras_robust.data.Dataset` of `spec.dataset` to
+            train on, or None to load it.
         callbacks: Extra Keras callbacks, run after the metrics and the
             checkpoint of each epoch.
 
@@ -346,31 +348,31 @@ def train_and_evaluate(config, workdir, *, callbacks=()):
         The `results.RunResult`, as stored in `<workdir>/results.json`.
 
     Raises:
-        config.ConfigError: for a bad setting (before any training).
+        config.ConfigError: for a `steps_per_execution` that does not
+            divide the epoch (before any training).
         results.SettingsMismatchError: if `workdir` holds a run (finished or
             checkpointed) of other settings.
     """
-    config = config_lib.resolve(config)
     workdir = os.fspath(workdir)
     remove_stale_temporaries(workdir)
-    finished = finished_result(config, workdir)
+    finished = finished_result(spec, workdir)
     if finished is not None:
         # Also after a kill between writing results and deleting the checkpoint.
         checkpoint.delete(checkpoint.checkpoint_dir(workdir))
         return finished
-    loaded = load_checkpoint(config, workdir)
+    loaded = load_checkpoint(spec, workdir)
     # Op determinism, tf.data and keras.utils.set_random_seed all import
     # TensorFlow wherever it is installed, whatever the backend.
     recipes.import_tensorflow_quietly()
-    if config.deterministic:
-        _enable_op_determinism(config)
+    if spec.deterministic:
+        _enable_op_determinism(spec)
     keras.backend.clear_session()
-    keras.utils.set_random_seed(config.seed)
-    with _dtype_policy(config.mixed_precision), _released_custom_gradients():
-        run_data = load_data(config)
-        check_steps_per_execution(config, run_data.steps_per_epoch)
-        model = build_model(config, run_data)
-        compile_model(config, model)
+    keras.utils.set_random_seed(spec.seed)
+    with _dtype_policy(spec.mixed_precision), _released_custom_gradients():
+        run_data = load_data(spec, data)
+        check_steps_per_execution(spec, run_data.steps_per_epoch)
+        model = build_model(spec, run_data)
+        compile_model(spec, model)
         history, initial_epoch, previous_seconds = empty_history(), 0, 0.0
         if loaded is not None:
             model.optimizer.build(model.trainable_variables)
@@ -378,32 +380,32 @@ def train_and_evaluate(config, workdir, *, callbacks=()):
             history = loaded.state["history"]
             initial_epoch = loaded.state["epoch"]
             previous_seconds = loaded.state["wall_seconds"]
-            if config.verbose:
+            if spec.verbose:
                 print(f"Resuming {workdir} after epoch {initial_epoch}.")
         start = time.monotonic()
 
         def clock():
             return previous_seconds + time.monotonic() - start
 
-        if initial_epoch < config.epochs:
+        if initial_epoch < spec.epochs:
             model.fit(
                 run_data.train_dataset(start_epoch=initial_epoch),
-                epochs=config.epochs,
+                epochs=spec.epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=run_data.steps_per_epoch,
                 callbacks=[
                     *training_callbacks(
-                        config, run_data, history,
+                        spec, run_data, history,
                         checkpoint.checkpoint_dir(workdir), clock,
                     ),
                     *callbacks,
                 ],
-                verbose=config.verbose,
+                verbose=spec.verbose,
                 shuffle=False,  # the stream is already shuffled per epoch
             )
-        if config.save_model:
+        if spec.save_model:
             atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
-        result = results.RunResult.from_history(config, history, clock(), versions())
+        result = results.RunResult.from_history(spec, history, clock(), versions())
     results.write(workdir, result)
     checkpoint.delete(checkpoint.checkpoint_dir(workdir))
     # As stored (tuples become lists), so a rerun returns an equal result.

@@ -69,7 +69,7 @@ class RunGrid(keras_tuner.HyperModel):
             start = time.time()
             try:
                 result = train_lib.train_and_evaluate(
-                    run.config, run.run_dir,
+                    run.spec, run.run_dir,
                     callbacks=[*self.callbacks, lease_lib.StopIfLeaseLost(lease)],
                 )
             except lease_lib.LeaseLostError as error:

@@ -10,7 +10,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Before Keras: the recipes' TensorFlow defaults (oneDNN, quiet import), as
 # in a recipe's own process.
-import recipes  # noqa: E402,F401
+import recipes  # noqa: E402
+
+recipes.start_tensorflow_quietly()
+
 import keras  # noqa: E402
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402

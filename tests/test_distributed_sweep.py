@@ -40,7 +40,7 @@ def _start(tuner_id, port, workdir, log_dir):
 def test_chief_and_two_workers_run_every_point_once(tmp_path, tiny_grid):
     workdir = tmp_path / "runs"
     config, sweep = tiny_grid(losses=("ce", "gce", "boundce"))
-    sweep_files.write_sweep_file(config, sweep, workdir)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
     port = launcher.free_port()
     processes = [
         _start(tuner_id, port, workdir, tmp_path) for tuner_id in ("chief", "tuner0", "tuner1")
@@ -58,7 +58,7 @@ def test_chief_and_two_workers_run_every_point_once(tmp_path, tiny_grid):
         text = (tmp_path / f"{tuner_id}.log").read_text()
         assert process.returncode == 0, f"{tuner_id} failed:\n{text[-3000:]}"
 
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     entries = sweep_files.read_log(workdir)
     ran = collections.Counter(entry["run_id"] for entry in entries)
     assert sorted(ran) == sorted(run_ids)

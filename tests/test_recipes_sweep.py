@@ -1,6 +1,7 @@
 """`recipes.sweep.run_sweep` in one process: resume, retry, checks, the sweep file."""
 
 import collections
+import json
 import os
 
 import keras
@@ -17,9 +18,10 @@ from recipes.distributed import SweepError
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 
 
-def run_sweep(*args, **kwargs):
-    """`run_sweep` in this process alone (no chief, no workers)."""
-    return sweep_lib.run_sweep(*args, environment=SweepEnvironment(), **kwargs)
+def run_sweep(config, sweep, workdir, **kwargs):
+    """`run_sweep` of the resolved points in this process alone (no chief, no workers)."""
+    specs = config_lib.resolve_sweep(config, sweep)
+    return sweep_lib.run_sweep(specs, workdir, environment=SweepEnvironment(), **kwargs)
 
 
 def tiny_config(**fields):
@@ -55,7 +57,7 @@ class _RaiseInRun(keras.callbacks.Callback):
 
 def _run_dirs(config, sweep, workdir):
     return [
-        os.path.join(workdir, config_lib.run_id(config_lib.override(config, point)))
+        os.path.join(workdir, config_lib.resolve(config_lib.override(config, point)).run_id)
         for point in sweep
     ]
 
@@ -127,12 +129,7 @@ def test_sweep_checks_every_point_before_training(tmp_path):
     results.write(gce, results.read(ce))
     with pytest.raises(results.SettingsMismatchError, match="loss='ce' there, 'gce' here"):
         run_sweep(config, tiny_sweep(seeds=(0,)), tmp_path)
-    # A bad value anywhere in the sweep stops it before the first run.
-    with pytest.raises(config_lib.ConfigError, match="config.noise_rate=2.0"):
-        run_sweep(config, [{"seed": 5}, {"noise_rate": 2.0}], tmp_path)
-    with pytest.raises(config_lib.ConfigError, match="unknown field"):
-        run_sweep(config, [{"seeds": 5}], tmp_path)
-    with pytest.raises(SweepError, match="no points"):
+    with pytest.raises(SweepError, match="The sweep has no runs"):
         run_sweep(config, [], tmp_path)
     assert len(sweep_files.read_log(tmp_path)) == 1
 
@@ -143,24 +140,14 @@ def test_repeated_points_run_once_and_sweep_file_round_trips(tmp_path):
     finished = run_sweep(config, sweep, tmp_path)
     assert len(finished) == 2
     assert finished[1].settings["loss_kwargs"] == {"q": 0.5}
-    stored_config, stored_sweep = sweep_files.read_sweep_file(tmp_path)
-    assert stored_sweep == sweep
-    assert config_lib.run_id(stored_config) == config_lib.run_id(config)
-
-
-def test_load_sweep_of_a_config_file(tmp_path):
-    path = tmp_path / "experiment.py"
-    path.write_text(
-        "def get_config(arg=None):\n    return None\n\n"
-        "def get_sweep(arg=None):\n    return [{'seed': int(s)} for s in (arg or '0').split('+')]\n"
-    )
-    assert sweep_lib.load_sweep(str(path)) == [{"seed": 0}]
-    assert sweep_lib.load_sweep(f"{path}:1+2") == [{"seed": 1}, {"seed": 2}]
-    single = tmp_path / "single.py"
-    single.write_text("def get_config(arg=None):\n    return None\n")
-    assert sweep_lib.load_sweep(str(single)) is None
-    with pytest.raises(SweepError, match="no config file"):
-        sweep_lib.load_sweep(str(tmp_path / "missing.py"))
+    # sweep.json: every run's id and settings, in order; a worker rebuilds
+    # the same specs from it.
+    with open(tmp_path / sweep_files.SWEEP_FILENAME) as file:
+        stored = json.load(file)
+    assert stored == {"runs": [
+        {"run_id": result.run_id, "settings": result.settings} for result in finished
+    ]}
+    assert sweep_files.read_sweep_file(tmp_path) == config_lib.resolve_sweep(config, sweep)
 
 
 def test_a_damaged_results_file_is_named_set_aside_and_redone(tmp_path, capsys):

@@ -13,7 +13,7 @@ from recipes import results
 from recipes import train_lib
 
 
-def tiny_config(**fields):
+def tiny_spec(**fields):
     config = config_lib.get_default_config()
     config.dataset, config.model, config.loss = "digits", "mlp1024", "mae*"
     config.noise_rate = 0.4
@@ -21,27 +21,27 @@ def tiny_config(**fields):
     config.learning_rate = 0.05
     config.train_size = 128
     config.verbose = 0
-    return config_lib.override(config, fields)
+    return config_lib.resolve(config_lib.override(config, fields))
 
 
-def kill_and_resume(config, workdir, kill_after):
+def kill_and_resume(spec, workdir, kill_after, data=None):
     with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(config, workdir, callbacks=[kill_after(2)])
+        train_lib.train_and_evaluate(spec, workdir, data=data, callbacks=[kill_after(2)])
     assert not os.path.exists(workdir / results.RESULTS_FILENAME)
     loaded = checkpoint.load(checkpoint.checkpoint_dir(workdir))
     assert loaded.state["epoch"] == 2 and loaded.state["history"]["epoch"] == [1, 2]
-    return train_lib.train_and_evaluate(config, workdir)
+    return train_lib.train_and_evaluate(spec, workdir, data=data)
 
 
 def test_killed_and_resumed_run_is_bit_identical(tmp_path, kill_after):
-    config = tiny_config()
-    straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
-    resumed = kill_and_resume(config, tmp_path / "killed", kill_after)
+    spec = tiny_spec()
+    straight = train_lib.train_and_evaluate(spec, tmp_path / "straight")
+    resumed = kill_and_resume(spec, tmp_path / "killed", kill_after)
     assert resumed.history["epoch"] == [1, 2, 3]
     assert resumed.history == straight.history
     assert resumed.final == straight.final
     assert not os.path.exists(checkpoint.checkpoint_dir(tmp_path / "killed"))
-    assert resumed.settings == config_lib.settings(config)
+    assert resumed.settings == spec.settings
     assert set(resumed.versions) == {"keras", "tensorflow", "keras_robust", "backend"}
     assert 0.0 <= straight.false_label_accuracy <= 1.0
     # The schedule of the MLP protocol: times 0.95 per epoch.
@@ -51,15 +51,15 @@ def test_killed_and_resumed_run_is_bit_identical(tmp_path, kill_after):
 
 
 def test_finished_run_is_not_redone_and_other_settings_are_refused(tmp_path):
-    config = tiny_config(epochs=1, noise_rate=0.0)
-    first = train_lib.train_and_evaluate(config, tmp_path)
+    spec = tiny_spec(epochs=1, noise_rate=0.0)
+    first = train_lib.train_and_evaluate(spec, tmp_path)
     assert first.false_label_accuracy is None
     path = tmp_path / results.RESULTS_FILENAME
     mtime = os.stat(path).st_mtime_ns
-    assert train_lib.train_and_evaluate(config, tmp_path) == first
+    assert train_lib.train_and_evaluate(spec, tmp_path) == first
     assert os.stat(path).st_mtime_ns == mtime
 
-    changed = config_lib.override(config, {"learning_rate": 0.01})
+    changed = tiny_spec(epochs=1, noise_rate=0.0, learning_rate=0.01)
     with pytest.raises(results.SettingsMismatchError, match="learning_rate=0.05 there"):
         train_lib.train_and_evaluate(changed, tmp_path)
     assert os.stat(path).st_mtime_ns == mtime
@@ -67,27 +67,27 @@ def test_finished_run_is_not_redone_and_other_settings_are_refused(tmp_path):
 
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path, kill_after):
     with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(tiny_config(), tmp_path, callbacks=[kill_after(1)])
+        train_lib.train_and_evaluate(tiny_spec(), tmp_path, callbacks=[kill_after(1)])
     with pytest.raises(results.SettingsMismatchError, match="seed=0 there, 1 here"):
-        train_lib.train_and_evaluate(tiny_config(seed=1), tmp_path)
+        train_lib.train_and_evaluate(tiny_spec(seed=1), tmp_path)
 
 
 def test_damaged_results_are_set_aside_and_the_run_redone(tmp_path):
-    config = tiny_config(epochs=1, train_size=64)
+    spec = tiny_spec(epochs=1, train_size=64)
     (tmp_path / results.RESULTS_FILENAME).write_text('{"run_id": ')
     with pytest.warns(UserWarning, match="set aside"):
-        result = train_lib.train_and_evaluate(config, tmp_path)
+        result = train_lib.train_and_evaluate(spec, tmp_path)
     assert result == results.read(tmp_path)
     assert (tmp_path / "results.json.damaged").read_text() == '{"run_id": '
 
 
 @pytest.mark.parametrize("damage", ["truncated variables", "missing variables", "bad state"])
 def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, kill_after, damage):
-    config = tiny_config(epochs=2, train_size=64)
-    clean = train_lib.train_and_evaluate(config, tmp_path / "clean")
+    spec = tiny_spec(epochs=2, train_size=64)
+    clean = train_lib.train_and_evaluate(spec, tmp_path / "clean")
     run_dir = tmp_path / "damaged"
     with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(config, run_dir, callbacks=[kill_after(1)])
+        train_lib.train_and_evaluate(spec, run_dir, callbacks=[kill_after(1)])
     directory = run_dir / checkpoint.CHECKPOINT_DIRNAME
     (variables,) = directory.glob("epoch-*.variables.npz")
     if damage == "truncated variables":
@@ -100,7 +100,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, kil
     (run_dir / ".tmp-abc123results.json").write_text("{")
     (directory / ".tmp-def456state.json").write_text("{")
     with pytest.warns(UserWarning) as warned:
-        resumed = train_lib.train_and_evaluate(config, run_dir)
+        resumed = train_lib.train_and_evaluate(spec, run_dir)
     messages = [str(warning.message) for warning in warned]
     assert any(
         message.startswith("Damaged checkpoint ") and f"set aside as {directory}.damaged" in message
@@ -113,8 +113,8 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, kil
 
 
 def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
-    every_epoch = train_lib.train_and_evaluate(tiny_config(), tmp_path / "a")
-    sparse = train_lib.train_and_evaluate(tiny_config(eval_every=2), tmp_path / "b")
+    every_epoch = train_lib.train_and_evaluate(tiny_spec(), tmp_path / "a")
+    sparse = train_lib.train_and_evaluate(tiny_spec(eval_every=2), tmp_path / "b")
     assert sparse.history["test_accuracy"][0] is None
     assert sparse.history["false_label_accuracy"][0] is None
     # The evaluated epochs are those of the per-epoch run: same training.
@@ -126,19 +126,19 @@ def test_eval_every_evaluates_every_nth_and_the_last_epoch(tmp_path):
 def test_steps_per_execution_must_divide_the_epoch(tmp_path):
     # 128 images in batches of 32: 4 steps per epoch.
     with pytest.raises(config_lib.ConfigError, match=r"steps_per_execution=3: .*: 1, 2, 4$"):
-        train_lib.train_and_evaluate(tiny_config(steps_per_execution=3), tmp_path)
-    result = train_lib.train_and_evaluate(tiny_config(epochs=1, steps_per_execution=2), tmp_path)
+        train_lib.train_and_evaluate(tiny_spec(steps_per_execution=3), tmp_path)
+    result = train_lib.train_and_evaluate(tiny_spec(epochs=1, steps_per_execution=2), tmp_path)
     assert result.history["epoch"] == [1]
 
 
 def test_mixed_precision_policy_is_restored(tmp_path):
-    config = tiny_config(epochs=1, train_size=64, mixed_precision="mixed_bfloat16")
-    result = train_lib.train_and_evaluate(config, tmp_path)
+    spec = tiny_spec(epochs=1, train_size=64, mixed_precision="mixed_bfloat16")
+    result = train_lib.train_and_evaluate(spec, tmp_path)
     assert np.isfinite(result.train_loss)
     assert keras.config.dtype_policy().name == "float32"
 
 
-def test_augmentation_in_the_model_resumes_exactly(tmp_path, monkeypatch, kill_after):
+def test_augmentation_in_the_model_resumes_exactly(tmp_path, kill_after):
     # CIFAR-10 shapes and policy (flip + crop inside the model), random data.
     rng = np.random.default_rng(0)
     fake = data.Dataset(
@@ -148,26 +148,26 @@ def test_augmentation_in_the_model_resumes_exactly(tmp_path, monkeypatch, kill_a
         rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8),
         rng.integers(0, 10, 16),
     )
-    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
-    config = tiny_config(
+    fields = dict(
         dataset="cifar10", loss="gce", noise_rate=0.5, batch_size=16,
         learning_rate=0.01, augment=True, train_size=None,
     )
-    straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
-    resumed = kill_and_resume(config, tmp_path / "killed", kill_after)
+    spec = tiny_spec(**fields)
+    straight = train_lib.train_and_evaluate(spec, tmp_path / "straight", data=fake)
+    resumed = kill_and_resume(spec, tmp_path / "killed", kill_after, data=fake)
     assert resumed.history == straight.history
     # Another seed draws other crops: the augmentation is really applied.
     other = train_lib.train_and_evaluate(
-        config_lib.override(config, {"seed": 1}), tmp_path / "other"
+        tiny_spec(**fields, seed=1), tmp_path / "other", data=fake
     )
     assert other.history["train_loss"] != straight.history["train_loss"]
 
 
 def test_saved_model_loads_and_predicts_like_the_trained_one(tmp_path):
-    config = tiny_config(epochs=1, train_size=64, save_model=True)
-    train_lib.train_and_evaluate(config, tmp_path)
+    spec = tiny_spec(epochs=1, train_size=64, save_model=True)
+    train_lib.train_and_evaluate(spec, tmp_path)
     model = keras.models.load_model(tmp_path / train_lib.MODEL_FILENAME)
-    run_data = train_lib.load_data(config_lib.resolve(config))
+    run_data = train_lib.load_data(spec)
     images = run_data.x_test[:8]
     logits = model.predict(images, verbose=0)
     assert logits.shape == (8, 10)
@@ -197,8 +197,15 @@ def test_a_finished_run_leaves_no_graphs_behind(tmp_path):
         }
 
     registered = custom_gradients()
-    train_lib.train_and_evaluate(tiny_config(epochs=1, train_size=64), tmp_path / "a")
+    train_lib.train_and_evaluate(tiny_spec(epochs=1, train_size=64), tmp_path / "a")
     graphs_after_one_run = live_graphs()
-    train_lib.train_and_evaluate(tiny_config(epochs=1, train_size=64), tmp_path / "b")
+    train_lib.train_and_evaluate(tiny_spec(epochs=1, train_size=64), tmp_path / "b")
     assert live_graphs() == graphs_after_one_run
     assert custom_gradients() == registered
+
+
+def test_a_dataset_of_another_name_is_refused(tmp_path):
+    digits = data.load_dataset("digits")
+    with pytest.raises(ValueError, match="a dataset of 'digits'"):
+        train_lib.train_and_evaluate(tiny_spec(dataset="cifar10"), tmp_path, data=digits)
+    assert not os.path.exists(tmp_path / results.RESULTS_FILENAME)

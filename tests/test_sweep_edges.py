@@ -19,8 +19,10 @@ import time
 
 import pytest
 
+from recipes import config as config_lib
 from recipes import launcher
 from recipes import lease
+from recipes import sweep as sweep_lib
 from recipes import sweep_files
 from recipes.distributed import SweepEnvironment
 from recipes.distributed import SweepInterrupted
@@ -51,7 +53,7 @@ def _env():
     return env
 
 
-def _main(tmp_path, *flags, epochs=1, timeout=120):
+def _main(tmp_path, *flags, epochs=1):
     config = tmp_path / "tiny.py"
     config.write_text(_CONFIG.format(epochs=epochs))
     return [sys.executable, "-m", "recipes.main", f"--config={config}",
@@ -84,9 +86,7 @@ def test_a_finished_sweep_ends_at_once_with_workers(tmp_path):
 def test_a_finished_sweep_ends_the_chief_at_once(tmp_path, tiny_grid):
     config, sweep = tiny_grid(losses=("ce",), seeds=(0,))
     workdir = tmp_path / "sweep"
-    from recipes import sweep as sweep_lib
-
-    sweep_lib.run_sweep(config, sweep, workdir, environment=SweepEnvironment())
+    sweep_lib.run_sweep(config_lib.resolve_sweep(config, sweep), workdir, environment=SweepEnvironment())
     shutil.rmtree(workdir / "tuner")
     env = {**_env(), "KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1",
            "KERASTUNER_ORACLE_PORT": str(launcher.free_port())}
@@ -135,7 +135,7 @@ def _leased(workdir):
 
 
 def test_sigterm_to_the_launcher_then_the_same_command_resumes(tmp_path):
-    command = _main(tmp_path, "--workers=2", epochs=30)
+    command = _main(tmp_path, "--workers=1", epochs=10)
     workdir = tmp_path / "sweep"
     process = subprocess.Popen(command, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -151,7 +151,7 @@ def test_sigterm_to_the_launcher_then_the_same_command_resumes(tmp_path):
             process.kill()
     assert process.returncode == 143, err[-2000:]
     assert err.strip().splitlines() == [
-        "recipes.main: stopped by SIGTERM: the chief and 2 workers are stopped; "
+        "recipes.main: stopped by SIGTERM: the chief and 1 worker are stopped; "
         "start the same command again to resume."
     ]
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err

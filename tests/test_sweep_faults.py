@@ -109,10 +109,10 @@ def _comparable(run_dir):
 
 def test_sweep_survives_a_killed_worker_and_a_killed_chief(tmp_path, tiny_grid):
     config, sweep = tiny_grid(epochs=3, train_size=256)
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     baseline, workdir = tmp_path / "baseline", tmp_path / "faulty"
-    sweep_files.write_sweep_file(config, sweep, baseline)
-    sweep_files.write_sweep_file(config, sweep, workdir)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), baseline)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
     port = launcher.free_port()
     rng = random.Random()
     worker_delay, chief_delay = rng.uniform(0.0, 2.0), rng.uniform(0.0, 1.0)
@@ -162,9 +162,9 @@ def test_a_new_worker_waits_for_taken_points_instead_of_exiting(tmp_path, tiny_g
     the points once their heartbeat times out, and never exits "done"
     with results missing."""
     config, sweep = tiny_grid(losses=("ce",), epochs=3, train_size=256)
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     workdir = tmp_path / "sweep"
-    sweep_files.write_sweep_file(config, sweep, workdir)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
     port = launcher.free_port()
     chief = _Process(workdir, tmp_path / "chief.log", "chief", port)
     doomed = _Process(workdir, tmp_path / "tuner0.log", "tuner0", port)

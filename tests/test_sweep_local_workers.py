@@ -48,12 +48,12 @@ def test_bad_workers(tmp_path, monkeypatch, tiny_grid):
     config, sweep = tiny_grid()
     for bad in (-2, 1.5, "2", True):
         with pytest.raises(SweepError, match="--workers=.* is not allowed"):
-            sweep_lib.run_sweep(config, sweep, tmp_path, workers=bad,
+            sweep_lib.run_sweep(config_lib.resolve_sweep(config, sweep), tmp_path, workers=bad,
                                 environment=SweepEnvironment())
     with pytest.raises(SweepError, match="--workers=0"):
         launcher.worker_environments(0, 8000, {})
     with pytest.raises(SweepError, match="KERASTUNER_TUNER_ID is set"):
-        sweep_lib.run_sweep(config, sweep, tmp_path, workers=2,
+        sweep_lib.run_sweep(config_lib.resolve_sweep(config, sweep), tmp_path, workers=2,
                             environment=SweepEnvironment(tuner_id="tuner0"))
 
 
@@ -98,7 +98,7 @@ def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd, ti
         environment=SweepEnvironment.from_environ(os.environ),
     )
 
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     assert [result.run_id for result in finished] == run_ids
     ran = collections.Counter(entry["run_id"] for entry in sweep_files.read_log(tmp_path))
     assert sorted(ran) == sorted(run_ids) and set(ran.values()) == {1}, ran
@@ -129,7 +129,7 @@ def _is_running(pid):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_children_die_with_a_killed_launcher(tmp_path, tiny_grid):
     config, sweep = tiny_grid()
-    sweep_files.write_sweep_file(config, sweep, tmp_path)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), tmp_path)
     launcher = subprocess.Popen(
         [sys.executable, "-c",
          "import os; from recipes import launcher, distributed; "

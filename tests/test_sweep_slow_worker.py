@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from recipes import config as config_lib
 from recipes import lease
 from recipes import launcher
 from recipes import sweep_files
@@ -28,7 +29,7 @@ HEARTBEAT_TIMEOUT = 0.5
 
 def test_the_chief_requeues_only_a_worker_without_heartbeat(tmp_path, tiny_grid, capsys):
     config, sweep = tiny_grid(losses=("ce",))
-    runs = sweep_files.sweep_runs(config, sweep, tmp_path)
+    runs = sweep_files.sweep_runs(config_lib.resolve_sweep(config, sweep), tmp_path)
     environment = SweepEnvironment(heartbeat_timeout=HEARTBEAT_TIMEOUT)
     oracle = tuner_lib.make_tuner(runs, tmp_path, environment).oracle
     worker = lease.take(sweep_files.worker_dir(tmp_path, "tuner5"), "tuner5", HEARTBEAT_TIMEOUT)
@@ -87,7 +88,7 @@ def _start(command, tuner_id, port, log_path):
 def test_a_slow_worker_keeps_its_runs(tmp_path, tiny_grid):
     workdir = tmp_path / "sweep"
     config, sweep = tiny_grid(losses=("ce",), epochs=2)
-    sweep_files.write_sweep_file(config, sweep, workdir)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
     port = launcher.free_port()
     chief = _start([sys.executable, "-m", "recipes.grid", f"--workdir={workdir}"], "chief",
                    port, tmp_path / "chief.log")

@@ -15,7 +15,7 @@
 - `make_resident_data`, `ResidentData`: the same streams with the whole
   dataset on the accelerator, batched there (no TensorFlow needed).
 - `prepare_run_data`, `RunData`: what both start from: a dataset cut to
-  size, with its label noise.
+  size, with its label noise; `FeedSpec`: the settings all three take.
 """
 
 import importlib
@@ -39,6 +39,7 @@ from keras_robust.data.noise import symmetric_noise
 from keras_robust.data.resident import ResidentData
 from keras_robust.data.resident import epoch_permutation
 from keras_robust.data.resident import make_resident_data
+from keras_robust.data.run_data import FeedSpec
 from keras_robust.data.run_data import RunData
 from keras_robust.data.run_data import prepare_run_data
 
@@ -61,6 +62,7 @@ __all__ = [
     "DATA_SOURCES",
     "DeviceAugmentation",
     "Dataset",
+    "FeedSpec",
     "DatasetSpec",
     "NOISE_KINDS",
     "Pipelines",

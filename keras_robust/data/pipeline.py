@@ -182,45 +182,23 @@ def _keep_tensorflow_off_accelerators():
         pass  # TensorFlow's devices are already initialised.
 
 
-def make_pipelines(
-    dataset,
-    *,
-    batch_size,
-    noise_rate,
-    noise_kind="symmetric",
-    seed=0,
-    augment=True,
-    eval_batch_size=1000,
-    transition_matrix=None,
-    train_size=None,
-):
+def make_pipelines(dataset, feed=None, **fields):
     """Builds the training, test and false-label pipelines of one run.
 
-    Label noise is drawn once, from `seed` (`noise.apply_label_noise`); the
-    training stream's shuffling is drawn from `(seed, epoch)`, see
-    `Pipelines.train_dataset`. All datasets yield raw uint8 images: the
-    model must start with the run's `DeviceAugmentation` layer
-    (`pipelines.device_augmentation()`), which normalises, `(x / 255 -
-    spec.mean) / spec.std`, and during training first applies the
-    supplement-1 augmentation (`spec.augmentation`) when `augment=True`.
-    The paper augments only for the ResNets: pass `augment=False` for
-    MLP1024.
+    Label noise is drawn once, from `feed.seed`
+    (`noise.apply_label_noise`); the training stream's shuffling is drawn
+    from `(seed, epoch)`, see `Pipelines.train_dataset`. All datasets yield
+    raw uint8 images: the model must start with the run's
+    `DeviceAugmentation` layer (`pipelines.device_augmentation()`), which
+    normalises, `(x / 255 - spec.mean) / spec.std`, and during training
+    first applies the supplement-1 augmentation (`spec.augmentation`) when
+    `feed.augment`. The paper augments only for the ResNets: pass
+    `augment=False` for MLP1024.
 
     Args:
         dataset: A `Dataset` (`load_dataset`) with uint8 images.
-        batch_size: Positive int, the training batch size.
-        noise_rate: Noise rate `eta` in `[0, 1]`.
-        noise_kind: `"symmetric"` (the paper's), `"asymmetric"` or
-            `"pair_flip"`; see `noise.apply_label_noise`.
-        seed: Integer seed of noise, shuffling and augmentation.
-        augment: Whether `device_augmentation()` augments the training
-            images (otherwise it only normalises).
-        eval_batch_size: Positive int, batch size of the test and
-            false-label datasets.
-        transition_matrix: Optional `(c, c)` row-stochastic matrix for
-            `noise_kind="asymmetric"`.
-        train_size: Optional positive int: use only the first `train_size`
-            training examples (tests, quick runs). The test set is kept.
+        feed: A `FeedSpec`; or None and its fields as keyword arguments
+            (`batch_size=128, noise_rate=0.4, seed=1, ...`).
 
     Returns:
         A `Pipelines`.
@@ -230,15 +208,5 @@ def make_pipelines(
             of the wrong shape or dtype, or labels outside `[0, c)`.
     """
     _keep_tensorflow_off_accelerators()
-    run_data = prepare_run_data(
-        dataset,
-        batch_size=batch_size,
-        noise_rate=noise_rate,
-        noise_kind=noise_kind,
-        seed=seed,
-        augment=augment,
-        eval_batch_size=eval_batch_size,
-        transition_matrix=transition_matrix,
-        train_size=train_size,
-    )
+    run_data = prepare_run_data(dataset, feed, **fields)
     return Pipelines(**run_data.fields())

@@ -211,21 +211,11 @@ class ResidentData(RunData):
         )
 
 
-def make_resident_data(
-    dataset,
-    *,
-    batch_size,
-    noise_rate,
-    noise_kind="symmetric",
-    seed=0,
-    augment=True,
-    eval_batch_size=1000,
-    transition_matrix=None,
-    train_size=None,
-):
+def make_resident_data(dataset, feed=None, **fields):
     """Puts one run's data on the accelerator; see the module docstring.
 
-    Arguments as `make_pipelines`; the images are raw uint8, for a model
+    Arguments as `make_pipelines` (a `FeedSpec`, or its fields as keyword
+    arguments); the images are raw uint8, for a model
     that starts with `DeviceAugmentation` (`device_augmentation()`).
     The device holds `x_train`, `x_test` and the labels: about 184 MB for
     CIFAR-10 or CIFAR-100.
@@ -236,15 +226,5 @@ def make_resident_data(
     Raises:
         ValueError: as `prepare_run_data`.
     """
-    run_data = prepare_run_data(
-        dataset,
-        batch_size=batch_size,
-        noise_rate=noise_rate,
-        noise_kind=noise_kind,
-        seed=seed,
-        augment=augment,
-        eval_batch_size=eval_batch_size,
-        transition_matrix=transition_matrix,
-        train_size=train_size,
-    )
+    run_data = prepare_run_data(dataset, feed, **fields)
     return ResidentData(**run_data.fields())

@@ -4,8 +4,9 @@
 training examples if asked, draws the label noise once from the seed
 (`noise.apply_label_noise`) and returns a `RunData`. Both ways of feeding a
 run start from it: the tf.data pipelines (`pipeline.make_pipelines`) and
-the device-resident data (`resident.make_resident_data`). It needs NumPy
-only.
+the device-resident data (`resident.make_resident_data`). All three take
+the same settings, a `FeedSpec` (or its fields as keyword arguments). It
+needs NumPy only.
 """
 
 import dataclasses
@@ -161,35 +162,57 @@ class RunData:
         return DeviceAugmentation.from_spec(self.spec, policy=policy, **kwargs)
 
 
-def prepare_run_data(
-    dataset,
-    *,
-    batch_size,
-    noise_rate,
-    noise_kind="symmetric",
-    seed=0,
-    augment=True,
-    eval_batch_size=1000,
-    transition_matrix=None,
-    train_size=None,
-):
-    """Checks `dataset`, cuts it to `train_size` and draws the label noise.
+@dataclasses.dataclass(frozen=True)
+class FeedSpec:
+    """How one run is fed: the settings of `prepare_run_data`,
+    `make_pipelines` and `make_resident_data`.
 
-    Args:
-        dataset: A `Dataset` (`load_dataset`) with uint8 images.
+    Attributes:
         batch_size: Positive int, the training batch size.
         noise_rate: Noise rate `eta` in `[0, 1]`.
         noise_kind: `"symmetric"` (the paper's), `"asymmetric"` or
             `"pair_flip"`; see `noise.apply_label_noise`.
-        seed: Integer seed of the noise (and of the run's shuffling and
-            augmentation, which the feeding path derives from it).
-        augment: Whether the training images are to be augmented.
+        seed: Integer seed of the noise, shuffling and augmentation.
+        augment: Whether the training images are to be augmented (by the
+            model's `device_augmentation()`; otherwise it only normalises).
+            The paper augments only for the ResNets.
         eval_batch_size: Positive int, batch size of the test and
             false-label data.
         transition_matrix: Optional `(c, c)` row-stochastic matrix for
             `noise_kind="asymmetric"`.
         train_size: Optional positive int: use only the first `train_size`
             training examples (tests, quick runs). The test set is kept.
+    """
+
+    batch_size: int
+    noise_rate: float
+    noise_kind: str = "symmetric"
+    seed: int = 0
+    augment: bool = True
+    eval_batch_size: int = 1000
+    transition_matrix: object = dataclasses.field(default=None, compare=False)
+    train_size: object = None
+
+
+def feed_spec(feed=None, **fields):
+    """`feed` (a `FeedSpec`), or the `FeedSpec` of the keyword `fields`."""
+    if feed is None:
+        return FeedSpec(**fields)
+    if not isinstance(feed, FeedSpec) or fields:
+        raise TypeError(
+            "Pass a `FeedSpec` or its fields as keyword arguments, not both. "
+            f"Received: feed={feed!r}, fields={sorted(fields)}"
+        )
+    return feed
+
+
+def prepare_run_data(dataset, feed=None, **fields):
+    """Checks `dataset`, cuts it to `feed.train_size` and draws the label noise.
+
+    Args:
+        dataset: A `Dataset` (`load_dataset`) with uint8 images.
+        feed: A `FeedSpec`; or None and its fields as keyword arguments
+            (`batch_size=32, noise_rate=0.4, ...`).
 
     Returns:
         A `RunData`.
@@ -198,18 +221,19 @@ def prepare_run_data(
         ValueError: for a bad batch size, seed, noise rate or kind, images
             of the wrong shape or dtype, or labels outside `[0, c)`.
     """
+    feed = feed_spec(feed, **fields)
     if not isinstance(dataset, Dataset):
         raise ValueError(
             "`dataset` must be a `keras_robust.data.Dataset` (see "
             f"`load_dataset`). Received: dataset of type {type(dataset)}"
         )
     spec = dataset.spec
-    batch_size = check_int("batch_size", batch_size, 1)
-    eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1)
-    seed = check_seed(seed)
-    if noise_kind not in NOISE_KINDS:
+    batch_size = check_int("batch_size", feed.batch_size, 1)
+    eval_batch_size = check_int("eval_batch_size", feed.eval_batch_size, 1)
+    seed = check_seed(feed.seed)
+    if feed.noise_kind not in NOISE_KINDS:
         raise ValueError(
-            f"Unknown noise kind: noise_kind={noise_kind!r}. "
+            f"Unknown noise kind: noise_kind={feed.noise_kind!r}. "
             f"Known kinds: {NOISE_KINDS}"
         )
     x_train = _check_images("dataset.x_train", dataset.x_train, spec)
@@ -220,8 +244,8 @@ def prepare_run_data(
     y_test = _check_labels(
         "dataset.y_test", dataset.y_test, len(x_test), spec.num_classes
     )
-    if train_size is not None:
-        train_size = check_int("train_size", train_size, 1)
+    if feed.train_size is not None:
+        train_size = check_int("train_size", feed.train_size, 1)
         if train_size > len(x_train):
             raise ValueError(
                 f"`train_size` must be at most the number of training "
@@ -234,11 +258,11 @@ def prepare_run_data(
         raise ValueError(f"The training set of {spec.name!r} is empty.")
     noisy_labels, noise_mask = apply_label_noise(
         y_train,
-        noise_kind,
-        noise_rate,
+        feed.noise_kind,
+        feed.noise_rate,
         spec.num_classes,
         seed,
-        transition_matrix=transition_matrix,
+        transition_matrix=feed.transition_matrix,
     )
     return RunData(
         spec=spec,
@@ -252,5 +276,5 @@ def prepare_run_data(
         y_train=y_train,
         x_test=np.ascontiguousarray(x_test),
         y_test=y_test,
-        augment=bool(augment),
+        augment=bool(feed.augment),
     )

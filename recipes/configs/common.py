@@ -9,6 +9,12 @@ google-research/big_vision. `parse_arg` turns it into named values:
 
 Several values of one argument are joined with `+` (the comma separates
 arguments).
+
+A sweep config declares its arguments with their defaults in `ARGUMENTS`;
+`narrowing_argument` tells which of them narrows a field that the sweep
+sets per point (`losses` narrows `loss`, `seeds` narrows `seed`, ...; a
+file declares the others in `NARROWED_BY`), so that a command-line field
+that a sweep sets per point is refused with the argument to use instead.
 """
 
 import itertools
@@ -81,6 +87,28 @@ def parse_arg(arg, **defaults):
     return ml_collections.ConfigDict(values)
 
 
+#: Fields that the loss rows of every sweep set together with `loss`.
+NARROWED_BY = {"output_bias": "losses"}
+
+
+def narrowing_argument(module, field):
+    """The config argument of a sweep config `module` that narrows `field`.
+
+    Derived from the argument names (`<field>s` or `<field>es`, e.g.
+    `seeds`, `losses`), after the module's own `NARROWED_BY` and then this
+    module's.
+
+    Returns:
+        The argument's name, or None when the config has none for `field`.
+    """
+    arguments = getattr(module, "ARGUMENTS", {})
+    declared = {**NARROWED_BY, **getattr(module, "NARROWED_BY", {})}
+    for name in (declared.get(field), f"{field}s", f"{field}es"):
+        if name in arguments:
+            return name
+    return None
+
+
 def check_choices(name, values, allowed):
     """Raises ConfigArgumentError unless every one of `values` is in `allowed`."""
     unknown = [value for value in values if value not in allowed]
@@ -144,7 +172,7 @@ def table_rows(table_name, keys):
 
 
 def paper_table(table_name):
-    """`(get_config, get_sweep)` of a paper-table config (`table2.py`, `table3.py`).
+    """`(ARGUMENTS, get_config, get_sweep)` of a paper-table config (`table2.py`, `table3.py`).
 
     The config argument takes `datasets`, `models`, `losses` (row keys of
     the table, e.g. `mae*`), `noise_rates` and `seeds`, each narrowing or
@@ -155,16 +183,16 @@ def paper_table(table_name):
     training protocol and the paper's loss hyperparameters.
     """
     table = paper_results.table(table_name)
+    arguments = dict(
+        datasets=table.datasets,
+        models=table.models,
+        losses=tuple(row.key for row in table.rows),
+        noise_rates=paper_results.NOISE_RATES,
+        seeds=paper_results.SEEDS,
+    )
 
     def parse(arg):
-        arg = parse_arg(
-            arg,
-            datasets=table.datasets,
-            models=table.models,
-            losses=tuple(row.key for row in table.rows),
-            noise_rates=paper_results.NOISE_RATES,
-            seeds=paper_results.SEEDS,
-        )
+        arg = parse_arg(arg, **arguments)
         check_choices("datasets", arg.datasets, tuple(data.DATASETS))
         check_choices("models", arg.models, tuple(zoo.MODELS))
         return arg, table_rows(table_name, arg.losses)
@@ -180,4 +208,4 @@ def paper_table(table_name):
             noise_rate=arg.noise_rates, seed=arg.seeds,
         )
 
-    return get_config, get_sweep
+    return arguments, get_config, get_sweep

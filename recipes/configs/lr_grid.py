@@ -27,14 +27,16 @@ from recipes import paper_results
 from recipes.configs import common
 
 
+ARGUMENTS = dict(
+    datasets=paper_results.TABLES["table2"].datasets,
+    losses=tuple(row.key for row in paper_results.TABLE2_ROWS),
+    learning_rates=paper_results.LEARNING_RATES,
+    seeds=paper_results.SEEDS,
+)
+
+
 def _arg(arg):
-    arg = common.parse_arg(
-        arg,
-        datasets=paper_results.TABLES["table2"].datasets,
-        losses=tuple(row.key for row in paper_results.TABLE2_ROWS),
-        learning_rates=paper_results.LEARNING_RATES,
-        seeds=paper_results.SEEDS,
-    )
+    arg = common.parse_arg(arg, **ARGUMENTS)
     return arg, common.table_rows("table2", arg.losses)
 
 

@@ -37,7 +37,7 @@ of either table, e.g. `mae*`, `boundce*2.5`), `noise_rates`, `seeds`:
         --workdir=runs/offline_table3_40
 """
 
-from recipes import config as config_lib
+from keras_robust import losses
 from recipes import paper_results
 from recipes import protocols
 from recipes.configs import common
@@ -59,24 +59,29 @@ def _row_keys():
     return tuple(keys)
 
 
+ARGUMENTS = dict(
+    tables=tuple(DATASETS),
+    losses=_row_keys(),
+    noise_rates=NOISE_RATES,
+    seeds=paper_results.SEEDS,
+)
+#: The arguments that narrow the fields a point sets other than by name.
+NARROWED_BY = {"dataset": "tables", "learning_rate": "losses"}
+
+
 def _parse(arg):
-    arg = common.parse_arg(
-        arg,
-        tables=tuple(DATASETS),
-        losses=_row_keys(),
-        noise_rates=NOISE_RATES,
-        seeds=paper_results.SEEDS,
-    )
+    arg = common.parse_arg(arg, **ARGUMENTS)
     common.check_choices("tables", arg.tables, tuple(DATASETS))
-    common.check_choices("losses", arg.losses, _row_keys())
+    common.check_choices("losses", arg.losses, ARGUMENTS["losses"])
     return arg
 
 
 def _learning_rate(table_name, row):
     if table_name == "table3":
         return TABLE3_LEARNING_RATE
-    tag = config_lib.loss_tag(row.overrides["loss"], row.overrides["output_bias"])
-    return protocols.mlp_learning_rate(TABLE2_LEARNING_RATE_DATASET, tag)
+    overrides = row.overrides
+    loss = losses.LossSpec(overrides["loss"], overrides.get("output_bias", 0.0))
+    return protocols.mlp_learning_rate(TABLE2_LEARNING_RATE_DATASET, loss.text)
 
 
 def get_config(arg=None):

@@ -14,11 +14,10 @@ that ship with scikit-learn (ours, not the paper's; `keras_robust.data`):
   digits), the class count of the paper's Table 3 (CIFAR-100).
 
 Losses: CE, MAE, MAE*, genCE, boundCE and boundCE*, seeds 0, 1, 2. The
-output bias eps of MAE* and boundCE* is paper eq. 2 solved by
-`keras_robust.output_bias.solve_output_bias` at the paper's targets (a
-fresh network's expected output of the labelled class is 0.15 for MAE*, 0.1
-for boundCE*) and rounded to one decimal as the paper rounds it: MAE* 0.5
-and boundCE* 0.0 at 10 classes (so boundCE* is boundCE there, one row),
+output bias eps of MAE* and boundCE* (`"mae*"`, `"boundce*"`) is the
+paper's for the dataset's class count, `keras_robust.presets.output_bias`
+(paper eq. 2 at the paper's targets, rounded to one decimal): MAE* 0.5
+and boundCE* 0.0 at 10 classes (so boundCE* is boundCE there, one run),
 MAE* 3.0 and boundCE* 2.5 at 100 classes. The other hyperparameters are
 paper Table 1's for the class count (`keras_robust.presets`). 33 runs.
 
@@ -53,35 +52,16 @@ Arguments narrow the sweep (`+` joins values; quote a `*` in a shell),
         --config.epochs=5 --workdir=runs/quickstart_short
 """
 
-import functools
-
-from keras_robust import data
-from keras_robust import output_bias
-from keras_robust import presets
 from recipes.configs import common
 
 DATASETS = ("digits", "digit_pairs")
 LOSSES = ("ce", "mae", "mae*", "gce", "boundce", "boundce*")
 SEEDS = (0, 1, 2)
-
-
-@functools.lru_cache(maxsize=None)
-def starred_output_bias(loss, num_classes):
-    """eps of MAE* or boundCE*: eq. 2 at the paper's target, one decimal, >= 0."""
-    target = presets.OUTPUT_BIAS_TARGETS[loss]
-    eps = output_bias.solve_output_bias(num_classes, target=target)
-    return max(0.0, round(eps, 1))
-
-
-def loss_row(key, num_classes):
-    """The settings of a loss key, e.g. `"mae*"` -> `{"loss": "mae", "output_bias": 3.0}`."""
-    loss = key.rstrip("*")
-    eps = starred_output_bias(loss, num_classes) if key.endswith("*") else 0.0
-    return {"loss": loss, "output_bias": eps}
+ARGUMENTS = dict(datasets=DATASETS, losses=LOSSES, seeds=SEEDS)
 
 
 def _parse(arg):
-    arg = common.parse_arg(arg, datasets=DATASETS, losses=LOSSES, seeds=SEEDS)
+    arg = common.parse_arg(arg, **ARGUMENTS)
     common.check_choices("datasets", arg.datasets, DATASETS)
     common.check_choices("losses", arg.losses, LOSSES)
     return arg
@@ -96,13 +76,10 @@ def get_config(arg=None):
 
 
 def get_sweep(arg=None):
-    """Per dataset, the loss rows, then the seeds (boundCE* = boundCE at 10 classes)."""
+    """Per dataset, the losses (in the loss grammar), then the seeds.
+
+    At 10 classes boundCE* resolves to boundCE (eps 0.0), the same run,
+    which the sweep trains once (`recipes.config.resolve_sweep`).
+    """
     arg = _parse(arg)
-    points = []
-    for dataset in arg.datasets:
-        num_classes = data.get_spec(dataset).num_classes
-        rows = [loss_row(key, num_classes) for key in arg.losses]
-        for point in common.product(dataset=(dataset,), row=rows, seed=arg.seeds):
-            if point not in points:
-                points.append(point)
-    return points
+    return common.product(dataset=arg.datasets, loss=arg.losses, seed=arg.seeds)

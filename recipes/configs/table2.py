@@ -21,4 +21,4 @@ change with `--config.<field>=...` (e.g. `--config.epochs=10`).
 
 from recipes.configs import common
 
-get_config, get_sweep = common.paper_table("table2")
+ARGUMENTS, get_config, get_sweep = common.paper_table("table2")

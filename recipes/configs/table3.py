@@ -14,4 +14,4 @@ to two rows at 40 % noise (quote a `*` in a shell):
 
 from recipes.configs import common
 
-get_config, get_sweep = common.paper_table("table3")
+ARGUMENTS, get_config, get_sweep = common.paper_table("table3")
