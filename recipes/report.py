@@ -731,7 +731,7 @@ def write_report(results_list, output_dir, *, plots=True):
 
     Args:
         results_list: `recipes.results.RunResult`s (e.g. what
-            `recipes.grid.run_sweep` or `recipes.results.load_all` returns).
+            `recipes.sweep.run_sweep` or `recipes.results.load_all` returns).
         output_dir: Directory of the report's files (created if needed).
         plots: Whether to draw the curves.
 

@@ -17,6 +17,15 @@ results of other settings stops the sweep
 (`recipes.results.SettingsMismatchError`). A sweep whose runs are all
 finished says so and trains nothing, whatever the process's role.
 
+Progress (`recipes.progress`): the first line says how many runs the
+sweep has, how many were finished before and on how many workers; each
+completed run's line, printed by the process that hands out the runs (the
+single process, or the chief: `[chief] ` under `--workers`), carries
+`[k/N]` and the time left:
+
+    33 runs: 5 already finished, 28 to train on 2 workers; about 4 min left. (runs/quickstart)
+    [6/33] digits-mlp1024-ce-sym0.4-seed0: test accuracy 0.8222 (10 s); about 3 min left
+
 Where the runs are trained:
 
 - here, one after the other (`workers=0`, no `KERASTUNER_*` variables);

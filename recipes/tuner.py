@@ -6,6 +6,7 @@ under its lease) and `RunGridTuner` (one process's loop over trials, or
 the chief's serving loop), over the grid oracle of `recipes.oracle`.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -109,9 +110,9 @@ class RunGridTuner(keras_tuner.Tuner):
     `recipes.chief.PatientStub`. As the chief, `search` serves the oracle
     until every trial ended (`recipes.chief.serve_chief`): it requeues the
     runs of dead workers, says every heartbeat timeout what it waits for,
-    and stops once the live workers were told to stop. Any other process
-    holds its worker lease (`<workdir>/workers/<tuner id>/`) while it
-    searches, so that the chief can tell it is alive. A worker that asked
+    and stops once the live workers were told to stop. A worker holds its
+    own lease (`<workdir>/workers/<tuner id>/`) while it searches, so that
+    the chief can tell it is alive. A worker that asked
     while every run was taken polls every second.
 
     Args:
@@ -142,14 +143,20 @@ class RunGridTuner(keras_tuner.Tuner):
         # reports its own (one line for a run taken over by another worker).
         debug = keras_tuner_config.DEBUG
         keras_tuner_config.DEBUG = False
-        worker_dir = sweep_files.worker_dir(self.hypermodel.workdir, self.environment.name)
         try:
-            with lease_lib.hold(
-                worker_dir, self.environment.name, timeout=self.environment.heartbeat_timeout
-            ):
+            with self._worker_lease():
                 super().search(*fit_args, **fit_kwargs)
         finally:
             keras_tuner_config.DEBUG = debug
+
+    def _worker_lease(self):
+        """A distributed worker's own lease, which tells the chief it is alive."""
+        if not self.environment.is_worker:
+            return contextlib.nullcontext()
+        return lease_lib.hold(
+            sweep_files.worker_dir(self.hypermodel.workdir, self.environment.name),
+            self.environment.name, timeout=self.environment.heartbeat_timeout,
+        )
 
     def pre_create_trial(self):
         # The previous answer was IDLE (every point taken, some running).
