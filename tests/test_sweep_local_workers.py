@@ -94,7 +94,7 @@ def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd, ti
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     config, sweep = tiny_grid()
     finished = sweep_lib.run_sweep(
-        config, sweep, tmp_path, workers=2,
+        config_lib.resolve_sweep(config, sweep), tmp_path, workers=2,
         environment=SweepEnvironment.from_environ(os.environ),
     )
 
