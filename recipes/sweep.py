@@ -155,8 +155,12 @@ def run_sweep(specs, workdir, *, workers=0, environment, callbacks=()):
     if not environment.is_worker:
         sweep_files.write_sweep_file([run.spec for run in runs], workdir)
     show = _ShowProgress(runs, workers)
-    if environment.is_distributed:
-        print(f"{environment.name}: {show.progress.start_line()} ({workdir})", flush=True)
+    if environment.is_chief:
+        print(f"chief: {len(runs)} runs ({show.progress.count} already finished), handed out "
+              f"at {environment.chief_address}.", flush=True)
+    elif environment.is_worker:
+        print(f"{environment.name}: joins the sweep of {len(runs)} runs in {workdir}.",
+              flush=True)
     else:
         print(f"{show.progress.start_line()} ({workdir})", flush=True)
     if show.progress.count == len(runs):
