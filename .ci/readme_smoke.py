@@ -1,17 +1,20 @@
-"""Runs every command of README.md in a smoke setting, outside the checkout.
+"""Runs every command of README.md and docs/*.md in a smoke setting, outside the checkout.
 
 Usage (from any directory, with the virtual environment to test active):
 
     python .ci/readme_smoke.py [--list]
 
-The README's commands are the lines of its ```bash blocks (continuation
-lines joined) and its inline code spans that start with `python `, `pip `
-or `KERAS_BACKEND=`. Each must have an entry in `SMOKE`: the command as the
-README writes it, mapped to the command run here, which is the README's
-command narrowed to a smoke setting (digits, one epoch, a few runs, one
-benchmark round), or to `None` with the reason in `NOT_RUN_HERE`. A README
-command without an entry, or an entry whose command the README no longer
-has, fails the run, so the README and this list cannot drift apart.
+The documented commands are the lines of the ```bash blocks (continuation
+lines joined) of README.md and of docs/*.md, in that order (the docs by
+file name), and the inline code spans of README.md that start with
+`python `, `pip ` or `KERAS_BACKEND=`. Each must have an entry in `SMOKE`:
+the command as the documents write it, mapped to the command run here,
+which is the documented command narrowed to a smoke setting (digits, one
+epoch, a few runs, one benchmark round), or to `None` with the reason in
+`NOT_RUN_HERE`. A documented command without an entry, or an entry whose
+command no document has any more, fails the run, so the documents and this
+list cannot drift apart. `--list` prints the commands and these problems,
+and runs nothing.
 
 The commands run in order, with bash, in one scratch directory outside the
 checkout (later commands read what earlier ones wrote, as a user's would),
@@ -19,6 +22,7 @@ with `$CHECKOUT` set to the checkout. A command that fails or runs past its
 time limit fails the run; every result is printed.
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -32,60 +36,57 @@ TIMEOUT_SECONDS = 600
 # The smoke grid of the sweep commands: digits, one loss, one seed.
 SMALL = "--config.epochs=1 --config.train_size=64"
 SWEEP_ARG = "models=mlp1024,datasets=digits,losses=ce,noise_rates=0.4,seeds=0"
+QUICKSTART = (
+    "--config='quickstart:losses=ce+mae*,seeds=0' --workdir=runs/quickstart "
+    "--config.epochs=1"
+)
+TABLE2_SUBSET = "table2:models=mlp1024,datasets=digits,losses=ce+gce,noise_rates=0.4,seeds=0"
+OFFLINE = "offline_replication:losses=ce+mae*3.0,noise_rates=0.4,seeds=0"
 
 SMOKE = {
-    # The two commands at the top.
+    # README: the two commands at the top, the installs, the quickstart.
     'pip install ".[recipes]" && python -m recipes.main --config=quickstart '
     "--workdir=runs/quickstart":
-        'pip install --quiet "$CHECKOUT[recipes]" && python -m recipes.main '
-        "--config='quickstart:losses=ce+mae*,seeds=0' --workdir=runs/quickstart "
-        "--config.epochs=1",
+        f'pip install --quiet "$CHECKOUT[recipes]" && python -m recipes.main {QUICKSTART}',
     'pip install ".[test,jax]" && python -m pytest -n 2': None,
-    # Recipes.
+    "pip install .": 'pip install --quiet "$CHECKOUT"',
+    'pip install ".[data]"': 'pip install --quiet "$CHECKOUT[data]"',
+    'pip install ".[recipes]"': 'pip install --quiet "$CHECKOUT[recipes]"',
+    "pip install . jax": 'pip install --quiet "$CHECKOUT" jax',
+    "python -m recipes.main --config=quickstart --workdir=runs/quickstart":
+        f"python -m recipes.main {QUICKSTART}",
+    "python -m recipes.main --help": "python -m recipes.main --help",
+    # README: Recipes.
     "python -m recipes.main --config=default --workdir=runs/gce "
     "--config.dataset=digits --config.model=mlp1024 --config.loss=gce "
     "--config.noise_rate=0.4":
         "python -m recipes.main --config=default --workdir=runs/gce "
         "--config.dataset=digits --config.model=mlp1024 --config.loss=gce "
         f"--config.noise_rate=0.4 {SMALL}",
-    'python -c "import keras, keras_robust, zoo; '
-    "print(keras.models.load_model('runs/gce/model.keras').count_params())\"":
-        'python -c "import keras, keras_robust, zoo; '
-        "print(keras.models.load_model('runs/gce/model.keras').count_params())\"",
     "python -m recipes.main --config=default --workdir=runs/cifar10-mae "
     "--config.dataset=cifar10 --config.model=resnet32 --config.loss='mae*' "
     "--config.noise_rate=0.4":
         "python -m recipes.main --config=default --workdir=runs/cifar10-mae "
         "--config.dataset=digits --config.model=resnet32 --config.loss='mae*' "
         f"--config.noise_rate=0.4 {SMALL}",
-    "python -m recipes.main --config=table2 --workdir=runs/table2":
-        f"python -m recipes.main --config='table2:{SWEEP_ARG}' "
-        f"--workdir=runs/table2 {SMALL}",
     "python -m recipes.main "
     "--config='table2:models=mlp1024,datasets=fashion_mnist,losses=ce+gce' "
-    "--config.epochs=10 --workdir=runs/table2_subset":
-        "python -m recipes.main "
-        "--config='table2:models=mlp1024,datasets=digits,losses=ce+gce,"
-        "noise_rates=0.4,seeds=0' --config.epochs=1 --config.train_size=64 "
+    "--workdir=runs/table2_subset":
+        f"python -m recipes.main --config='{TABLE2_SUBSET}' {SMALL} "
         "--workdir=runs/table2_subset",
-    "python -m recipes.main --config=table3 --workdir=runs/table3":
-        "python -m recipes.main "
-        "--config='table3:datasets=digits,losses=ce,noise_rates=0.4,seeds=0' "
-        f"--workdir=runs/table3 {SMALL}",
-    "python -m recipes.main --config=lr_grid --workdir=runs/lr_grid":
-        "python -m recipes.main --config='lr_grid:datasets=digits,losses=ce,"
-        "learning_rates=0.001+0.01,seeds=0' "
-        f"--workdir=runs/lr_grid {SMALL}",
+    "python -m recipes.main "
+    "--config='table2:models=mlp1024,datasets=fashion_mnist,losses=ce+gce' "
+    "--workdir=runs/table2_subset --report_only":
+        f"python -m recipes.main --config='{TABLE2_SUBSET}' "
+        "--workdir=runs/table2_subset --report_only",
+    "python -m recipes.main --config=quickstart --workdir=runs/quickstart --status":
+        f"python -m recipes.main {QUICKSTART} --status",
+    # docs/distributed.md: a chief and a worker on this machine instead of
+    # two hosts.
     "python -m recipes.main --config=offline_replication "
-    "--workdir=runs/offline_replication":
-        "python -m recipes.main "
-        "--config='offline_replication:losses=ce+mae*3.0,noise_rates=0.4,seeds=0' "
-        f"--workdir=runs/offline_replication {SMALL}",
-    "python -m recipes.report --results_dir=runs/table2":
-        "python -m recipes.report --results_dir=runs/table2",
-    "python -m recipes.figure1":
-        "python -m recipes.figure1 --num_draws=20 --num_points=5",
-    # A chief and a worker on this machine instead of two hosts.
+    "--workdir=runs/offline_replication --workers=2":
+        f"python -m recipes.main --config='{OFFLINE}' "
+        f"--workdir=runs/offline_replication --workers=2 {SMALL}",
     "KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=10.0.0.1 "
     "KERASTUNER_ORACLE_PORT=8000 python -m recipes.main --config=table2 "
     "--workdir=/shared/table2":
@@ -100,18 +101,19 @@ SMOKE = {
     "KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 "
     "KERASTUNER_ORACLE_PORT=8000 python -m recipes.main --config=table2 "
     "--workdir=/shared/table2": None,
-    "KERAS_BACKEND=jax python -m recipes.main --config=default "
-    "--workdir=runs/cifar10-jax --config.dataset=cifar10 --config.model=resnet32 "
-    "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
-    "--config.data_source=keras":
-        "KERAS_BACKEND=jax python -m recipes.main --config=default "
-        "--workdir=runs/digits-jax --config.dataset=digits --config.model=resnet32 "
-        "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
-        f"{SMALL}",
-    # Benchmarks, one round each.
+    # docs/losses.md.
+    "python -m recipes.figure1":
+        "python -m recipes.figure1 --num_draws=20 --num_points=5",
+    # docs/performance.md: one benchmark round each.
     "python benchmarks/bench_torch.py --no-jax --no-xla --extras":
         'python "$CHECKOUT/benchmarks/bench_torch.py" --no-jax --no-xla --extras '
         "--rounds 1",
+    "python benchmarks/bench_torch.py --no-jax --no-xla --extras --max_isa=avx2":
+        'python "$CHECKOUT/benchmarks/bench_torch.py" --no-jax --no-xla --extras '
+        "--max_isa=avx2 --rounds 1",
+    "python benchmarks/onednn_primitives.py --max_isa=avx2":
+        'python "$CHECKOUT/benchmarks/onednn_primitives.py" --max_isa=avx2 '
+        "--rounds 1 --steps 1",
     "python benchmarks/bench_losses.py":
         'python "$CHECKOUT/benchmarks/bench_losses.py" --rounds 1 --loss-rounds 1 '
         "--repeats 1",
@@ -130,19 +132,27 @@ SMOKE = {
     "KERAS_BACKEND=jax python benchmarks/bench_shared_device.py --max_workers 3":
         'KERAS_BACKEND=jax python "$CHECKOUT/benchmarks/bench_shared_device.py" '
         "--max_workers 2 --repeats 1",
+    # docs/recipes.md.
+    "python -m recipes.report --results_dir=runs/table2_subset":
+        "python -m recipes.report --results_dir=runs/table2_subset",
+    "KERAS_BACKEND=jax python -m recipes.main --config=default "
+    "--workdir=runs/cifar10-jax --config.dataset=cifar10 --config.model=resnet32 "
+    "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
+    "--config.data_source=keras":
+        "KERAS_BACKEND=jax python -m recipes.main --config=default "
+        "--workdir=runs/digits-jax --config.dataset=digits --config.model=resnet32 "
+        "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
+        f"{SMALL}",
+    # docs/reliability.md.
     "python benchmarks/soak_sweep.py --minutes=7":
         'python "$CHECKOUT/benchmarks/soak_sweep.py" --minutes=0.01 --losses=ce '
         "--seeds=2 --epochs=1 --train_size=64 --kills_per_round=2",
-    # Test commands: .ci/run runs them in the checkout.
-    "python -m pytest -n 2": None,
-    "KERAS_BACKEND=jax python -m pytest -n 2 -m backend_independent": None,
-    "KERAS_BACKEND=torch python -m pytest -n 2 -m backend_independent": None,
-    "python benchmarks/bench_torch.py --no-jax --no-xla --extras --max_isa=avx2":
-        'python "$CHECKOUT/benchmarks/bench_torch.py" --no-jax --no-xla --extras '
-        "--max_isa=avx2 --rounds 1",
-    "python benchmarks/onednn_primitives.py --max_isa=avx2":
-        'python "$CHECKOUT/benchmarks/onednn_primitives.py" --max_isa=avx2 '
-        "--rounds 1 --steps 1",
+    # docs/replication.md: the sweep that docs/distributed.md trained with
+    # --workers=2, finished: it prints its report.
+    "python -m recipes.main --config=offline_replication "
+    "--workdir=runs/offline_replication":
+        f"python -m recipes.main --config='{OFFLINE}' "
+        f"--workdir=runs/offline_replication {SMALL}",
 }
 
 NOT_RUN_HERE = {
@@ -152,18 +162,19 @@ NOT_RUN_HERE = {
     "KERASTUNER_ORACLE_PORT=8000 python -m recipes.main --config=table2 "
     "--workdir=/shared/table2":
         "run as the worker of the chief command's smoke run",
-    "python -m pytest -n 2": "run by .ci/run in the checkout",
-    "KERAS_BACKEND=jax python -m pytest -n 2 -m backend_independent":
-        "run by .ci/run in the checkout",
-    "KERAS_BACKEND=torch python -m pytest -n 2 -m backend_independent":
-        "run by .ci/run in the checkout",
 }
 
 _INLINE_COMMAND = re.compile(r"`((?:python |pip |KERAS_BACKEND=)[^`]+)`")
 
 
-def readme_commands(text):
-    """The commands of a README, in order, without duplicates."""
+def readme_commands(text, inline=True):
+    """The commands of a Markdown document, in order, without duplicates.
+
+    Args:
+        text: The document.
+        inline: Whether inline code spans that start with `python `, `pip `
+            or `KERAS_BACKEND=` count as commands too (as in the README).
+    """
     commands = []
     in_bash = False
     pending = ""
@@ -180,12 +191,22 @@ def readme_commands(text):
                 continue
             commands.append(pending + stripped)
             pending = ""
-        else:
+        elif inline:
             commands.extend(
                 match.group(1) for match in _INLINE_COMMAND.finditer(line)
             )
     normalised = [" ".join(command.split()) for command in commands]
     return list(dict.fromkeys(normalised))
+
+
+def documented_commands(checkout=CHECKOUT):
+    """The commands of README.md (blocks and inline) then docs/*.md (blocks)."""
+    with open(os.path.join(checkout, "README.md"), encoding="utf-8") as readme:
+        commands = readme_commands(readme.read())
+    for path in sorted(glob.glob(os.path.join(checkout, "docs", "*.md"))):
+        with open(path, encoding="utf-8") as document:
+            commands += readme_commands(document.read(), inline=False)
+    return list(dict.fromkeys(commands))
 
 
 def check_coverage(commands):
@@ -196,7 +217,7 @@ def check_coverage(commands):
         if command not in SMOKE
     ]
     problems += [
-        f"smoke entry for a command the README no longer has: {command}"
+        f"smoke entry for a command no document has: {command}"
         for command in SMOKE
         if command not in commands
     ]
@@ -209,12 +230,13 @@ def check_coverage(commands):
 
 
 def main(argv):
-    with open(os.path.join(CHECKOUT, "README.md"), encoding="utf-8") as readme:
-        commands = readme_commands(readme.read())
+    commands = documented_commands()
     problems = check_coverage(commands)
     if "--list" in argv:
         for command in commands:
             print(command)
+        for problem in problems:
+            print(f"FAIL {problem}")
         return 1 if problems else 0
     for problem in problems:
         print(f"FAIL {problem}")
@@ -250,7 +272,7 @@ def main(argv):
                 for line in output.strip().splitlines()[-25:]:
                     print(f"    | {line}")
     ran = sum(1 for command in commands if SMOKE[command] is not None)
-    print(f"README smoke: {ran - len(failed)} passed, {len(failed)} failed")
+    print(f"Documented commands smoke: {ran - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 

@@ -21,6 +21,7 @@ from keras_robust import data
 from keras_robust import layers
 from keras_robust import losses
 from keras_robust import presets
+from keras_robust.noise_estimation import estimate_noise
 from keras_robust.output_bias import expected_labelled_output
 from keras_robust.output_bias import solve_output_bias
 

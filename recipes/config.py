@@ -514,7 +514,7 @@ def resolve_sweep(config, points, command_line_fields=()):
     swept = {key.partition(".")[0] for point in points for key in point}
     for field in command_line_fields:
         if field.partition(".")[0] in swept:
-            raise SweptFieldError(field, config[field.partition(".")[0]])
+            raise SweptFieldError(field, config.get(field.partition(".")[0]))
     resolve(config)
     specs = {}
     for point in points:

@@ -10,10 +10,10 @@ second axis it shows the histogram of the initial `z_k` without output bias
 (blue) and shifted by eps (green), from
 `keras_robust.analysis.initial_logit_histogram`.
 
-eps is solved from paper eq. 2 (`keras_robust.solve_output_bias`, target
-expected output 0.15 for MAE*, 0.1 for boundCE*) and rounded to the nearest
-0.5 as the paper does: MAE* 0.5 and boundCE* 0 at 10 classes, MAE* 3.0 and
-boundCE* 2.5 at 100 classes. The shifted histogram uses boundCE*'s eps where
+eps is the package's (`keras_robust.presets.output_bias`: paper eq. 2 at
+the expected output 0.15 for MAE*, 0.1 for boundCE*, rounded as the paper
+rounds it): MAE* 0.5 and boundCE* 0 at 10 classes, MAE* 3.0 and boundCE*
+2.5 at 100 classes. The shifted histogram uses boundCE*'s eps where
 it is non-zero (2.5 at 100 classes, as in the paper) and MAE*'s otherwise.
 The starred curves are drawn against the unshifted `z_k`, so they equal the
 plain curves moved left by eps: the same overlap as the plain curve with the
@@ -21,10 +21,12 @@ shifted histogram.
 
 Curves whose error falls below -1 (symCE with alpha = 6 at 100 classes, as
 in the paper, and the active-passive losses with beta = 20 at 10 classes)
-are divided by an integer factor, given in the legend. Curves that coincide
-(actPas1 and actPas2; boundCE* and boundCE at 10 classes, where eps is 0)
-are drawn dotted on top of each other and say so in the legend, which sits
-under each panel.
+are divided by an integer factor, given in the legend. Each loss has the
+colour, marker and line style it has in every figure of the project
+(`recipes.styles`). Curves that coincide (within `COINCIDENCE_TOLERANCE`
+everywhere: e.g. boundCE* and boundCE at 10 classes, where eps is 0; CE and
+symCE / 6 at 100 classes) are drawn dotted on top of each other and named
+together in one legend entry, which sits under each panel.
 
 Writes `<output_dir>/figure1.png` and the plotted numbers to
 `<output_dir>/figure1.json` (default `runs/figure1`). The grid is evaluated
@@ -37,7 +39,6 @@ Usage:
     python -m recipes.figure1 --output_dir=/tmp/figure1 --num_draws=1000
 """
 
-import functools
 import json
 import math
 import os
@@ -46,12 +47,12 @@ import numpy as np
 from absl import app
 from absl import flags
 
-import keras_robust
 from keras_robust import analysis
 from keras_robust import losses as losses_lib
 from keras_robust import presets
 from recipes import atomic_files
 from recipes import cli
+from recipes import styles
 
 #: The panels' numbers of classes (loss hyperparameters of paper Table 1 for each).
 PANELS = (10, 100)
@@ -70,46 +71,15 @@ CURVES = (
     ("boundCE*", "boundce", "boundce"),
 )
 
-#: Whether a curve's label names its eps (the starred curves).
+#: Whether a curve is a starred variant (its eps from paper eq. 2).
 CURVE_OUTPUT_BIAS = {label: rule is not None for label, _, rule in CURVES}
+_LOSS_NAMES = {label: loss_name for label, loss_name, _ in CURVES}
 
 #: Expected labelled output that defines eps (paper Sec. 3.2).
 EPS_TARGETS = presets.OUTPUT_BIAS_TARGETS
 
 #: Largest `batch * c` logits handed to autodiff at once (16 MB of float32).
 MAX_ELEMENTS = 4_000_000
-# Losses with long tails towards outliers, dashed as in the paper's figures.
-_DASHED = {"ce", "sce", "gce", "bitemp"}
-_COLORS = {
-    "CE": "tab:blue",
-    "MAE": "tab:gray",
-    "MAE*": "black",
-    "genCE": "tab:orange",
-    "symCE": "tab:purple",
-    "actPas1": "tab:brown",
-    "actPas2": "tab:pink",
-    "biTemp": "tab:green",
-    "boundCE": "tab:red",
-    "boundCE*": "tab:olive",
-}
-
-
-@functools.lru_cache(maxsize=None)
-def paper_output_bias(num_classes, loss_name):
-    """eps of paper eq. 2 for `"mae"` or `"boundce"`, rounded to 0.5.
-
-    20 000 draws suffice: the unrounded values (0.52, 0.01, 3.03, 2.51 at
-    10 and 100 classes) lie far from the rounding thresholds.
-    """
-    if loss_name not in EPS_TARGETS:
-        raise ValueError(
-            f"Unknown loss {loss_name!r} for the output bias. "
-            f"Allowed: {', '.join(EPS_TARGETS)}."
-        )
-    eps = keras_robust.solve_output_bias(
-        num_classes, target=EPS_TARGETS[loss_name], num_samples=20_000
-    )
-    return max(0.0, round(2.0 * eps) / 2.0)
 
 
 def _scale_factor(curve, limit=1.0):
@@ -161,7 +131,7 @@ def compute_panel(num_classes, z_k, num_draws=1000, seed=0, histogram_draws=100_
         raise ValueError(
             f"Argument `num_draws` must be a positive integer. Received: num_draws={num_draws}"
         )
-    eps = {name: paper_output_bias(num_classes, name) for name in EPS_TARGETS}
+    eps = {name: presets.output_bias(name, num_classes) for name in EPS_TARGETS}
     curves = {}
     for label, loss_name, bias_rule in CURVES:
         output_bias = eps[bias_rule] if bias_rule else 0.0
@@ -199,17 +169,18 @@ def compute_panel(num_classes, z_k, num_draws=1000, seed=0, histogram_draws=100_
     }
 
 
-#: Curves closer than this everywhere (in delta_k, after scaling) are drawn
-#: as one: the later one dotted on top, its legend entry naming the first.
-COINCIDENCE_TOLERANCE = 0.01
+#: Curves closer than this everywhere (in delta_k after scaling; the axis
+#: spans 1.2) are drawn as one: the later ones dotted on top, named together
+#: in one legend entry (`recipes.styles.draw_lines`).
+COINCIDENCE_TOLERANCE = 0.02
 
 
 def curve_labels(panel):
     """Legend labels of a panel's curves, in `CURVES` order.
 
-    The label names eps and the scale factor, and a curve that coincides
-    with an earlier one (`COINCIDENCE_TOLERANCE`) says so, e.g.
-    `"boundCE* eps=0 (coincides with boundCE)"` at 10 classes.
+    A label is the loss grammar's (`keras_robust.losses.LossSpec.label`,
+    e.g. `"MAE*0.5"`; a starred curve with eps 0 is `"boundCE*0"`) and the
+    factor the curve is divided by, e.g. `"symCE / 6"`.
 
     Args:
         panel: A panel of `compute_panel`.
@@ -217,34 +188,51 @@ def curve_labels(panel):
     Returns:
         `{curve label: legend label}`.
     """
-    labels, scaled = {}, {}
+    labels = {}
     for label, curve in panel["curves"].items():
-        name = label
-        if curve["output_bias"] is not None and CURVE_OUTPUT_BIAS[label]:
-            name += f" eps={curve['output_bias']:g}"
+        spec = losses_lib.LossSpec(_LOSS_NAMES[label], curve["output_bias"])
+        name = spec.label
+        if CURVE_OUTPUT_BIAS[label] and not curve["output_bias"]:
+            name += "*0"
         if curve["scale"] != 1:
             name += f" / {curve['scale']}"
-        values = np.asarray(curve["delta_k"]) / curve["scale"]
-        for earlier, earlier_values in scaled.items():
-            if np.max(np.abs(values - earlier_values)) < COINCIDENCE_TOLERANCE:
-                name += f" (coincides with {labels[earlier]})"
-                break
         labels[label] = name
-        scaled[label] = values
     return labels
 
 
-def plot_figure(panels, path):
-    """Draws the panels side by side and saves a PNG at `path` atomically.
+def legend_entries(panel):
+    """The legend texts of a panel: coinciding curves named together.
 
-    Each panel's legend sits under it, so no curve crosses its text.
+    Returns:
+        A list of texts in drawing order, e.g. `"CE and symCE / 6
+        (coincide)"` at 100 classes.
+    """
+    names = curve_labels(panel)
+    groups = styles.coinciding_groups(
+        {names[label]: _scaled(curve) for label, curve in panel["curves"].items()},
+        COINCIDENCE_TOLERANCE,
+    )
+    return [styles.coinciding_label(group) for group in groups]
+
+
+def _scaled(curve):
+    return np.asarray(curve["delta_k"]) / curve["scale"]
+
+
+def draw_figure(panels):
+    """The matplotlib figure of the panels side by side (close it with `pyplot.close`).
+
+    Each loss is drawn in its style (`recipes.styles.loss_style`); each
+    panel's legend sits under it, so no curve crosses its text.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 6.4))
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(6.4 * len(panels), 7.0), layout="constrained"
+    )
     axes = np.atleast_1d(axes)
     for index, (axis, panel) in enumerate(zip(axes, panels)):
         histogram_axis = axis.twinx()
@@ -262,35 +250,32 @@ def plot_figure(panels, path):
             )
         histogram_axis.set_ylim(bottom=0)
         histogram_axis.set_ylabel("density of initial z_k")
-        loss_names = {label: loss_name for label, loss_name, _ in CURVES}
-        for label, name in curve_labels(panel).items():
-            curve = panel["curves"][label]
-            coincides = "(coincides with" in name
-            axis.plot(
-                panel["z_k"],
-                np.asarray(curve["delta_k"]) / curve["scale"],
-                color=_COLORS[label],
-                linestyle=":" if coincides else ("--" if loss_names[label] in _DASHED else "-"),
-                linewidth=2.5 if coincides else 1.5,
-                label=name,
+        names = curve_labels(panel)
+        curves = {
+            names[label]: (
+                panel["z_k"], _scaled(curve),
+                styles.loss_style(_LOSS_NAMES[label], curve["output_bias"]),
             )
+            for label, curve in panel["curves"].items()
+        }
+        handles, texts, handler_map = styles.draw_lines(axis, curves, COINCIDENCE_TOLERANCE)
         axis.set_zorder(histogram_axis.get_zorder() + 1)
         axis.patch.set_visible(False)
         axis.set_ylim(-1.1, 0.1)
         axis.set_xlabel("z_k")
         axis.set_ylabel("delta_k = dL/dz_k")
         axis.set_title(f"({chr(ord('a') + index)}) {panel['num_classes']} classes")
-        handles, texts = axis.get_legend_handles_labels()
         histogram_handles, histogram_texts = histogram_axis.get_legend_handles_labels()
         axis.legend(
-            handles + histogram_handles, texts + histogram_texts, fontsize="x-small",
-            ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.13),
+            handles + histogram_handles, texts + histogram_texts, handler_map=handler_map,
+            fontsize="small", ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12),
         )
-    figure.tight_layout()
-    try:
-        atomic_files.save_figure(figure, path, dpi=110)
-    finally:
-        plt.close(figure)
+    return figure
+
+
+def plot_figure(panels, path):
+    """Draws the panels side by side and saves a PNG at `path` atomically."""
+    styles.save_figure(draw_figure(panels), path, dpi=110)
 
 
 def make_figure1(output_dir, num_draws=1000, seed=0, num_points=71, z_range=(-6.0, 8.0)):

@@ -45,8 +45,10 @@ import difflib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
+import textwrap
 import time
 import types
 
@@ -320,6 +322,16 @@ def resolve_specs(loaded, overrides):
 # Flags, --help and the checks before training.
 
 
+def field_descriptions():
+    """`{field: its description}` from the field list of `recipes.config`."""
+    found = {}
+    bullets = re.finditer(r"^- (.+?): (.+?)(?=\n- |\n\n|\Z)", config_lib.__doc__, re.S | re.M)
+    for bullet in bullets:
+        for name in re.findall(r"`(\w+)`", bullet.group(1)):
+            found[name] = " ".join(bullet.group(2).split())
+    return found
+
+
 def help_text():
     """The text of `--help`: usage, the configs, the fields and the flags."""
     lines = [
@@ -336,10 +348,15 @@ def help_text():
         lines.append(f"  {name:<21} {description}")
     lines += ["", "Fields (--config.FIELD=VALUE; None: the protocol's or the paper's value):"]
     defaults = config_lib.get_default_config()
+    descriptions = field_descriptions()
     for name in defaults:
         kind = defaults.get_type(name).__name__
         kind = "dict" if kind == "object" else kind
         lines.append(f"  {name:<21} {kind:<6} default {defaults[name]!r}")
+        lines += textwrap.wrap(
+            descriptions.get(name, ""), width=100,
+            initial_indent=" " * 24, subsequent_indent=" " * 24,
+        )
     lines += ["", "Flags:"]
     for flag in (_CONFIG, _WORKDIR, _WORKERS, _REPORT_ONLY):
         lines.append(f"  --{flag.name:<19} {flags.FLAGS[flag.name].help}")

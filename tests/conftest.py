@@ -8,18 +8,34 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import importlib.util  # noqa: E402
+
 # Before Keras: the recipes' TensorFlow defaults (oneDNN, quiet import), as
-# in a recipe's own process.
-import recipes  # noqa: E402
+# in a recipe's own process. The plugin's tests also run where only the
+# plugin is installed (no TensorFlow, no absl, no recipes' extras).
+if importlib.util.find_spec("recipes") is not None:
+    import recipes  # noqa: E402
 
-recipes.start_tensorflow_quietly()
-
+    recipes.start_tensorflow_quietly()
 import keras  # noqa: E402
 import pytest  # noqa: E402
-from absl import flags  # noqa: E402
 
-# absl flags are unparsed under pytest; recipes read them through flagsaver.
-flags.FLAGS.mark_as_parsed()
+MARKERS = {
+    "backend_independent": "tests of keras.ops code that CI repeats on every Keras backend",
+}
+
+
+def pytest_configure(config):
+    # Registered here as well as in pyproject.toml, for the copies of the
+    # plugin's tests that CI runs outside the checkout.
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    if importlib.util.find_spec("absl") is not None:
+        from absl import flags
+
+        # absl flags are unparsed under pytest; recipes read them through
+        # flagsaver.
+        flags.FLAGS.mark_as_parsed()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests that the presets hold the paper's numbers (checked against paper.md)."""
+"""Tests that the presets hold the paper's numbers (checked against its Table 1 text)."""
 
 import pathlib
 import re
@@ -9,7 +9,8 @@ from keras_robust import losses
 from keras_robust import output_bias as output_bias_lib
 from keras_robust import presets
 
-PAPER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "paper.md"
+# Verbatim excerpts of the paper, shipped with the tests.
+PAPER_TABLES = pathlib.Path(__file__).resolve().parent / "data" / "paper_tables.md"
 
 
 def test_table1_hyperparameters():
@@ -23,16 +24,31 @@ def test_table1_hyperparameters():
     assert presets.loss_kwargs("ce", 10) == {}
 
 
-@pytest.mark.skipif(not PAPER.exists(), reason="paper.md is not beside the checkout")
-def test_table1_rows_of_the_paper_text():
-    text = PAPER.read_text()
-    row = next(line for line in text.splitlines() if line.startswith("symCE\t"))
+def _table1_row(loss_label):
+    text = PAPER_TABLES.read_text(encoding="utf-8")
+    table1 = text[text.index("Table 1: Summary") : text.index("Table 2:")]
+    return next(line for line in table1.splitlines() if line.startswith(loss_label + "\t"))
+
+
+@pytest.mark.parametrize(
+    "label, name", [("symCE", "sce"), ("actPas1", "actpas1"), ("actPas2", "actpas2")]
+)
+def test_table1_alpha_beta_rows_of_the_paper_text(label, name):
+    # "alpha = 0.1; 6.0": the first value for ten classes, the second for 100.
+    row = _table1_row(label)
     alphas = re.search(r"alpha = ([\d.]+); ([\d.]+)", row).groups()
     betas = re.search(r"beta = ([\d.]+); ([\d.]+)", row).groups()
-    assert presets.loss_kwargs("sce", 10) == {
-        "alpha": float(alphas[0]), "beta": float(betas[0])}
-    assert presets.loss_kwargs("sce", 100) == {
-        "alpha": float(alphas[1]), "beta": float(betas[1])}
+    for index, num_classes in enumerate((10, 100)):
+        assert presets.loss_kwargs(name, num_classes) == {
+            "alpha": float(alphas[index]), "beta": float(betas[index])}
+
+
+def test_table1_gce_and_bitemp_rows_of_the_paper_text():
+    q = float(re.search(r"q = ([\d.]+)", _table1_row("genCE")).group(1))
+    t1, t2 = re.search(r"t_1 = ([\d.]+).*t_2 = ([\d.]+)", _table1_row("biTemp")).groups()
+    for num_classes in (10, 100):
+        assert presets.loss_kwargs("gce", num_classes) == {"q": q}
+        assert presets.loss_kwargs("bitemp", num_classes) == {"t1": float(t1), "t2": float(t2)}
 
 
 def test_loss_without_preset_gets_its_class_defaults():

@@ -1,4 +1,5 @@
-"""What importing `recipes` sets up for TensorFlow (issue 13).
+"""What a recipes command line sets up for TensorFlow, and what importing
+a recipes module does not.
 
 Each case runs in a fresh interpreter: TensorFlow reads these variables
 once, when it is imported.
@@ -12,8 +13,9 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+_START = "import recipes; recipes.start_tensorflow_quietly()\n"
 _PRINT_ONEDNN = (
-    "import os, recipes\n"
+    _START + "import os\n"
     # TensorFlow's own record of whether its oneDNN kernels are on.
     "from tensorflow.python.util import _pywrap_util_port\n"
     "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _pywrap_util_port.IsMklEnabled())\n"
@@ -44,7 +46,19 @@ def _python(code, **environment):
     )
 
 
-def test_importing_recipes_turns_onednn_on():
+def test_importing_recipes_modules_starts_no_tensorflow():
+    process = _python(
+        "import os, sys\n"
+        "import recipes, recipes.paper_results, recipes.protocols, recipes.cli\n"
+        "import recipes.atomic_files\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules,"
+        " os.environ.get('TF_ENABLE_ONEDNN_OPTS'))\n"
+    )
+    assert process.stdout.split() == ["False", "False", "None"]
+    assert process.stderr == ""
+
+
+def test_starting_turns_onednn_on():
     assert _python(_PRINT_ONEDNN).stdout.split() == ["1", "True"]
 
 
@@ -56,19 +70,19 @@ def test_the_users_onednn_setting_wins():
 def test_tensorflow_start_up_is_quiet():
     # On a machine without a GPU TensorFlow 2.21 logs its CUDA probe and a
     # oneDNN notice before it reads TF_CPP_MIN_LOG_LEVEL.
-    process = _python("import recipes, keras; keras.ops.ones(2) + 1")
+    process = _python(_START + "import keras; keras.ops.ones(2) + 1")
     assert process.stderr == ""
 
 
 def test_tensorflow_logs_when_asked():
     process = _python(
-        "import recipes, keras; keras.ops.ones(2) + 1", TF_CPP_MIN_LOG_LEVEL="0"
+        _START + "import keras; keras.ops.ones(2) + 1", TF_CPP_MIN_LOG_LEVEL="0"
     )
     assert "oneDNN" in process.stderr
 
 
 def test_warns_when_tensorflow_came_first():
-    process = _python("import tensorflow, recipes")
+    process = _python("import tensorflow\n" + _START)
     assert "TF_ENABLE_ONEDNN_OPTS=1 comes too late" in process.stderr
 
 
@@ -76,7 +90,7 @@ def test_warns_when_tensorflow_came_first():
 def test_other_backends_do_not_import_tensorflow(backend):
     pytest.importorskip(backend)
     process = _python(
-        "import sys, recipes; print('tensorflow' in sys.modules)",
+        _START + "import sys, keras; print('tensorflow' in sys.modules)",
         KERAS_BACKEND=backend,
     )
     assert process.stdout.strip() == "False"

@@ -8,6 +8,7 @@ import pytest
 from absl import flags
 
 import keras_robust
+from keras_robust import presets
 from recipes import figure1
 
 
@@ -24,9 +25,10 @@ def test_writes_figure_and_data(tmp_path):
     with open(os.path.join(output_dir, "figure1.json"), encoding="utf-8") as file:
         panels = json.load(file)
     assert [panel["num_classes"] for panel in panels] == [10, 100]
-    # eps of paper Sec. 3.2, rounded as in the paper.
+    # eps of paper Sec. 3.2, rounded as in the paper, from its one owner.
     assert panels[0]["output_bias"] == {"mae": 0.5, "boundce": 0.0}
     assert panels[1]["output_bias"] == {"mae": 3.0, "boundce": 2.5}
+    assert panels[1]["output_bias"]["mae"] == presets.output_bias("mae", 100)
     for panel in panels:
         assert list(panel["curves"]) == [label for label, _, _ in figure1.CURVES]
         for curve in panel["curves"].values():
@@ -47,12 +49,18 @@ def test_writes_figure_and_data(tmp_path):
     assert panels[1]["curves"]["MAE*"]["output_bias"] == 3.0
     assert panels[1]["curves"]["boundCE*"]["output_bias"] == 2.5
     assert set(panels[1]["histograms"]) == {"0", "2.5"}
-    # eps = 0 at 10 classes: boundCE* is boundCE, and the legend says so.
+    # Labels in the loss grammar; a starred curve with eps 0 is "boundCE*0".
     labels = [figure1.curve_labels(panel) for panel in panels]
-    assert labels[0]["boundCE*"] == "boundCE* eps=0 (coincides with boundCE)"
-    assert labels[1]["boundCE*"] == "boundCE* eps=2.5"
-    assert labels[1]["symCE"].startswith("symCE / 6")
-    assert labels[0]["CE"] == "CE" and labels[1]["MAE*"] == "MAE* eps=3"
+    assert labels[0]["boundCE*"] == "boundCE*0" and labels[1]["boundCE*"] == "boundCE*2.5"
+    assert labels[1]["symCE"] == "symCE / 6"
+    assert labels[0]["CE"] == "CE" and labels[1]["MAE*"] == "MAE*3.0"
+    # Coinciding curves are named together: boundCE* is boundCE at eps 0;
+    # symCE / 6 = CE + MAE / 30 at 100 classes differs from CE by at most
+    # a_k (1 - a_k) / 15 <= 1/60, under the tolerance 0.02.
+    entries = [figure1.legend_entries(panel) for panel in panels]
+    assert "boundCE and boundCE*0 (coincide)" in entries[0]
+    assert "CE and symCE / 6 (coincide)" in entries[1]
+    assert "CE" not in entries[1] and "symCE / 6" not in entries[1]
 
 
 def test_chunked_error_equals_one_call():
@@ -70,8 +78,6 @@ def test_errors_name_the_argument(tmp_path):
         figure1.make_figure1(str(tmp_path), num_points=1)
     with pytest.raises(ValueError, match="num_draws"):
         figure1.compute_panel(10, np.zeros(2), num_draws=0)
-    with pytest.raises(ValueError, match="Allowed: mae, boundce"):
-        figure1.paper_output_bias(10, "gce")
 
 
 def test_flags_are_documented():

@@ -88,3 +88,137 @@ def test_usage_errors_are_one_line_with_status_2(tmp_path, args, expected):
     assert lines[0].startswith(f"recipes.main: {expected}"), lines[0]
     assert process.stdout == ""
     assert not (tmp_path / "w" / "results.json").exists()
+
+
+# ---------------------------------------------------------------------------
+# The resolution step of main: every run's spec, before any training.
+
+
+def resolve(config_argument, *overrides):
+    from recipes import main
+
+    fields = main.split_overrides(overrides)[1]
+    return main.resolve_specs(main.load_config(config_argument), fields)
+
+
+def usage_line(config_argument, *overrides):
+    from recipes import cli
+
+    with pytest.raises(cli.UsageError) as raised:
+        resolve(config_argument, *overrides)
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_field_that_a_sweep_sets_per_point_is_refused_with_the_argument_to_use():
+    assert usage_line("quickstart", "--config.loss=nosuchloss") == (
+        "--config.loss: the quickstart sweep sets loss per point; narrow it with "
+        "--config='quickstart:losses=...'"
+    )
+    # The argument already given is kept, the one to use replaces its value.
+    assert usage_line("quickstart:datasets=digits,seeds=0", "--config.seed=3") == (
+        "--config.seed: the quickstart sweep sets seed per point; narrow it with "
+        "--config='quickstart:datasets=digits,seeds=...'"
+    )
+    assert usage_line("offline_replication", "--config.learning_rate=0.1") == (
+        "--config.learning_rate: the offline_replication sweep sets learning_rate "
+        "per point; narrow it with --config='offline_replication:losses=...'"
+    )
+    assert usage_line("table2", "--config.output_bias=1.0").endswith(
+        "narrow it with --config='table2:losses=...'"
+    )
+
+
+def test_a_field_that_no_point_sets_applies_to_every_run():
+    specs = resolve("quickstart", "--config.epochs=3")
+    assert len(specs) == 33
+    assert {spec.epochs for spec in specs} == {3}
+    # Everything else is the quickstart's.
+    assert {(spec.model, spec.noise_rate, spec.learning_rate) for spec in specs} == {
+        ("mlp1024", 0.4, 0.01)
+    }
+    (spec,) = resolve("quickstart:datasets=digits,losses=mae*,seeds=1", "--config.epochs=3")
+    assert spec.run_id.startswith("digits-mlp1024-mae*0.5-sym0.4-seed1-")
+
+
+def test_unknown_fields_and_bad_values_are_one_line_for_every_config():
+    assert usage_line("offline_replication", "--config.nosuchfield=1") == (
+        "--config.nosuchfield: no such config field (--help lists them)"
+    )
+    assert usage_line("quickstart", "--config.epoch=3") == (
+        "--config.epoch: no such config field; did you mean --config.epochs? "
+        "(--help lists them)"
+    )
+    assert usage_line("quickstart", "--config.epochs=0") == (
+        "--config.epochs=0: expected a positive integer"
+    )
+    assert usage_line("lr_grid", "--config.momentum=fast") == (
+        "--config.momentum=fast: expected a number"
+    )
+    assert usage_line("default", "--config.loss=nosuchloss").startswith(
+        "--config.loss='nosuchloss': Loss 'nosuchloss': unknown name"
+    )
+
+
+def test_a_bad_sweep_point_is_named_and_the_config_file_runs_once(tmp_path):
+    counter = tmp_path / "runs.txt"
+    path = tmp_path / "my_sweep.py"
+    path.write_text(
+        "from recipes import config as config_lib\n"
+        f"open({str(counter)!r}, 'a').write('ran\\n')\n"
+        "def get_config(arg=None):\n"
+        "    config = config_lib.get_default_config()\n"
+        "    config.dataset, config.model = 'digits', 'mlp1024'\n"
+        "    return config\n"
+        "def get_sweep(arg=None):\n"
+        "    return [{'loss': 'ce'}, {'loss': 'gce', 'noise_rate': 1.5}]\n"
+    )
+    assert usage_line(str(path)) == (
+        f"--config={path}: sweep point {{'loss': 'gce', 'noise_rate': 1.5}}: "
+        "config.noise_rate=1.5: expected a number in [0, 1]"
+    )
+    assert counter.read_text() == "ran\n"
+    # No narrowing argument: the file is where the field is set.
+    assert usage_line(str(path), "--config.loss=mae").endswith(
+        "no argument of the config narrows it; change it in the config file"
+    )
+
+
+def test_a_sweep_mistake_stops_before_creating_the_workdir(tmp_path):
+    workdir = tmp_path / "q"
+    process = run_main(tmp_path, "--config=quickstart", f"--workdir={workdir}",
+                       "--config.loss=nosuchloss")
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines() == [
+        "recipes.main: --config.loss: the quickstart sweep sets loss per point; "
+        "narrow it with --config='quickstart:losses=...'"
+    ]
+    assert process.stdout == "" and not workdir.exists()
+
+
+def test_help_lists_the_configs_and_the_fields(tmp_path):
+    process = run_main(tmp_path, "--help")
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.splitlines()
+    assert any(
+        line.split() == ["quickstart", "Quickstart:", "the", "paper's", "finding", "in",
+                         "two", "blocks,", "10", "and", "100", "classes."]
+        for line in lines
+    ), process.stdout
+    for name in ("default", "offline_replication", "table2", "table3", "lr_grid"):
+        assert any(line.split()[:1] == [name] for line in lines), name
+    assert any(line.split()[:3] == ["epochs", "int", "default"] for line in lines)
+    assert any(line.split()[:2] == ["loss", "str"] for line in lines)
+    assert "XLA (tensorflow) or torch.compile (torch); jax always jits." in process.stdout
+
+
+def test_report_only_on_a_missing_workdir_creates_nothing(tmp_path):
+    workdir = tmp_path / "no" / "such"
+    process = run_main(tmp_path, "--config=quickstart", f"--workdir={workdir}",
+                       "--report_only")
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines() == [
+        f"recipes.main: --report_only: --workdir={workdir} does not exist; nothing to report"
+    ]
+    assert not (tmp_path / "no").exists()

@@ -135,6 +135,23 @@ def test_noise_is_that_of_prepare_run_data():
     assert resident.noise_fraction == pytest.approx(prepared.noise_mask.mean())
 
 
+def test_every_way_of_feeding_takes_one_feed_spec():
+    dataset = _indexed()
+    feed = data.FeedSpec(batch_size=32, noise_rate=0.4, seed=5, train_size=200)
+    prepared = data.prepare_run_data(dataset, feed)
+    resident = data.make_resident_data(dataset, feed)
+    assert (prepared.batch_size, prepared.seed, prepared.num_train_examples) == (32, 5, 200)
+    assert prepared.steps_per_epoch == resident.steps_per_epoch == 7  # ceil(200 / 32)
+    np.testing.assert_array_equal(resident.noisy_labels, prepared.noisy_labels)
+    # The same as its fields given as keyword arguments.
+    by_name = data.prepare_run_data(
+        dataset, batch_size=32, noise_rate=0.4, seed=5, train_size=200
+    )
+    np.testing.assert_array_equal(by_name.noisy_labels, prepared.noisy_labels)
+    with pytest.raises(TypeError, match="not both"):
+        data.prepare_run_data(dataset, feed, seed=1)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -260,41 +277,40 @@ def test_load_dataset_source_errors():
 # ---------------------------------------------------------------------------
 
 
-def _resident_config(**fields):
+def _resident_spec(**fields):
     config = config_lib.get_default_config()
     config.dataset, config.model, config.loss = "cifar10", "mlp1024", "gce"
     config.batch_size, config.learning_rate, config.verbose = 16, 0.01, 0
     config.device_resident = True
-    return config_lib.override(config, fields)
+    return config_lib.resolve(config_lib.override(config, fields))
 
 
 def test_device_resident_is_part_of_the_run_id():
-    config = _resident_config(device_resident=False)
-    resident = _resident_config()
-    assert config_lib.run_id(resident) != config_lib.run_id(config)
-    from_keras = config_lib.override(config, {"data_source": "keras"})
-    assert config_lib.run_id(from_keras) != config_lib.run_id(config)
+    tf_data = _resident_spec(device_resident=False)
+    assert _resident_spec().run_id != tf_data.run_id
+    from_keras = _resident_spec(device_resident=False, data_source="keras")
+    assert from_keras.run_id != tf_data.run_id
     with pytest.raises(config_lib.ConfigError, match="data_source='hub'"):
-        config_lib.resolve(config_lib.override(config, {"data_source": "hub"}))
+        _resident_spec(data_source="hub")
 
 
-def test_device_resident_run_resumes_exactly(tmp_path, monkeypatch, kill_after):
+def test_device_resident_run_resumes_exactly(tmp_path, kill_after):
     # CIFAR-10 shapes and policy (flip + crop inside the model).
     fake = _indexed(num_train=48, num_test=16)
-    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
-    config = _resident_config(noise_rate=0.5, epochs=3, augment=True)
-    straight = train_lib.train_and_evaluate(config, tmp_path / "straight")
+    spec = _resident_spec(noise_rate=0.5, epochs=3, augment=True)
+    straight = train_lib.train_and_evaluate(spec, tmp_path / "straight", data=fake)
     with pytest.raises(KeyboardInterrupt):
         train_lib.train_and_evaluate(
-            config, tmp_path / "killed", callbacks=[kill_after(2)]
+            spec, tmp_path / "killed", data=fake, callbacks=[kill_after(2)]
         )
-    resumed = train_lib.train_and_evaluate(config, tmp_path / "killed")
+    resumed = train_lib.train_and_evaluate(spec, tmp_path / "killed", data=fake)
     assert resumed.history == straight.history
     assert straight.settings["device_resident"]
     assert straight.versions["backend"] == keras.backend.backend()
     # Another seed draws other crops and orders.
     other = train_lib.train_and_evaluate(
-        config_lib.override(config, {"seed": 1}), tmp_path / "other"
+        _resident_spec(noise_rate=0.5, epochs=3, augment=True, seed=1),
+        tmp_path / "other", data=fake,
     )
     assert other.history["train_loss"] != straight.history["train_loss"]
 
@@ -304,13 +320,12 @@ class _RecordCompile(keras.callbacks.Callback):
         self.jit_compile = self.model.jit_compile
 
 
-def test_train_step_is_compiled_under_jax(tmp_path, monkeypatch):
+def test_train_step_is_compiled_under_jax(tmp_path):
     # jit_compile=False (the default, for TensorFlow's CPU) must not leave
     # jax running the train step op by op.
     fake = _indexed(num_train=32, num_test=8)
-    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: fake)
-    config = _resident_config(epochs=1)
-    assert not config.jit_compile
+    spec = _resident_spec(epochs=1)
+    assert not spec.jit_compile
     record = _RecordCompile()
-    train_lib.train_and_evaluate(config, tmp_path, callbacks=[record])
+    train_lib.train_and_evaluate(spec, tmp_path, data=fake, callbacks=[record])
     assert record.jit_compile == (keras.backend.backend() == "jax")

@@ -7,12 +7,16 @@ not the paper's, and ship inside scikit-learn, so quick runs, examples and
 tests work without network access: `"digits"`, scikit-learn's 8x8
 handwritten digits (10 classes), and `"digit_pairs"`, two of those digits
 side by side (100 classes, the class count of the paper's CIFAR-100
-experiments).
+experiments). `"cifar10_n"` and `"cifar100_n"` are CIFAR-10 and CIFAR-100
+with the human labels of CIFAR-N (`cifar_n`), for `noise_kind="human"`.
 """
 
 import dataclasses
 
 import numpy as np
+
+from keras_robust.data.cifar_n import LABEL_SETS as HUMAN_LABEL_SETS
+from keras_robust.data.cifar_n import manual_download_error
 
 AUGMENTATION_POLICIES = ("flip_crop", "crop_flip_rotate", "none")
 # Where `load_dataset` reads the paper's datasets from: TensorFlow Datasets,
@@ -120,6 +124,10 @@ DATASETS = {
         augmentation="none",
     ),
 }
+# CIFAR-N: the CIFAR images and constants, with human labels.
+for _name, _images in (("cifar10_n", "cifar10"), ("cifar100_n", "cifar100")):
+    DATASETS[_name] = dataclasses.replace(DATASETS[_images], name=_name)
+del _name, _images
 
 
 @dataclasses.dataclass
@@ -132,6 +140,9 @@ class Dataset:
         y_train: int64 array `(N,)` of clean labels.
         x_test: uint8 array `(M, height, width, channels)`.
         y_test: int64 array `(M,)`.
+        human_labels: Label-set name -> int64 array `(N,)` of training
+            labels given by people (`cifar_n.LABEL_SETS`); empty for a
+            dataset without them.
     """
 
     spec: DatasetSpec
@@ -139,6 +150,35 @@ class Dataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    human_labels: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def human_label_set(self, label_set):
+        """The training labels of human label set `label_set`, int64 `(N,)`.
+
+        Raises:
+            ValueError: when the dataset has no human labels or none
+                called `label_set`.
+        """
+        if not self.human_labels:
+            raise ValueError(
+                f"Dataset {self.spec.name!r} has no human labels. Datasets "
+                f"with human labels: {sorted(HUMAN_LABEL_SETS)}"
+            )
+        if label_set not in self.human_labels:
+            raise ValueError(
+                f"Unknown label set: label_set={label_set!r}. Label sets of "
+                f"{self.spec.name!r}: {sorted(self.human_labels)}"
+            )
+        return self.human_labels[label_set]
+
+    def human_noise_rate(self, label_set):
+        """The fraction of training labels of `label_set` that are wrong.
+
+        Measured against the clean labels `y_train`: the noise rate of the
+        label set on this data (see `human_label_set`).
+        """
+        labels = self.human_label_set(label_set)
+        return float(np.mean(labels != self.y_train))
 
 
 def get_spec(name):
@@ -188,6 +228,9 @@ def load_dataset(name, data_dir=None, download=True, source="tfds"):
 
     Returns:
         A `Dataset` with uint8 NHWC images and int64 labels.
+
+    Raises:
+        FileNotFoundError: for CIFAR-N without its manual download.
     """
     spec = get_spec(name)
     if source not in DATA_SOURCES:
@@ -201,10 +244,20 @@ def load_dataset(name, data_dir=None, download=True, source="tfds"):
             "under $KERAS_HOME/datasets. Received: "
             f"data_dir={data_dir!r} with source='keras'"
         )
+    if name in HUMAN_LABEL_SETS and source != "tfds":
+        raise ValueError(
+            f"The human labels of {name!r} come from TFDS only. Received: "
+            f"source={source!r}; use source='tfds'"
+        )
+    human_labels = {}
     if name in OFFLINE_LOADERS:
         x_train, y_train, x_test, y_test = OFFLINE_LOADERS[name]()
     elif source == "keras":
         x_train, y_train, x_test, y_test = _load_keras_dataset(name)
+    elif name in HUMAN_LABEL_SETS:
+        x_train, y_train, x_test, y_test, human_labels = _load_cifar_n(
+            name, data_dir, download
+        )
     else:
         x_train, y_train = _load_tfds_split(name, "train", data_dir, download)
         x_test, y_test = _load_tfds_split(name, "test", data_dir, download)
@@ -220,6 +273,7 @@ def load_dataset(name, data_dir=None, download=True, source="tfds"):
         y_train=y_train,
         x_test=x_test,
         y_test=y_test,
+        human_labels=human_labels,
     )
 
 
@@ -247,7 +301,8 @@ def _load_keras_dataset(name):
     return images(x_train), labels(y_train), images(x_test), labels(y_test)
 
 
-def _load_tfds_split(name, split, data_dir, download):
+def _load_tfds_split(name, split, data_dir, download, extra_features=()):
+    """`(images, labels, *extra_features)` of one split as NumPy arrays."""
     import tensorflow_datasets as tfds
 
     # Batches rather than `batch_size=-1`: the latter crashes under
@@ -257,18 +312,36 @@ def _load_tfds_split(name, split, data_dir, download):
         split=split,
         data_dir=data_dir,
         download=download,
-        as_supervised=True,
     )
-    images, labels = [], []
-    for image_batch, label_batch in tfds.as_numpy(dataset.batch(8192)):
-        images.append(image_batch)
-        labels.append(label_batch)
-    if not images:
+    features = ("image", "label", *extra_features)
+    batches = {feature: [] for feature in features}
+    for batch in tfds.as_numpy(dataset.batch(8192)):
+        for feature in features:
+            batches[feature].append(batch[feature])
+    if not batches["image"]:
         raise ValueError(f"The {split!r} split of {name!r} is empty.")
-    return (
-        np.ascontiguousarray(np.concatenate(images), dtype=np.uint8),
-        np.concatenate(labels).astype(np.int64),
+    images = np.ascontiguousarray(
+        np.concatenate(batches["image"]), dtype=np.uint8
     )
+    return (images,) + tuple(
+        np.concatenate(batches[feature]).astype(np.int64)
+        for feature in features[1:]
+    )
+
+
+def _load_cifar_n(name, data_dir, download):
+    label_sets = HUMAN_LABEL_SETS[name]
+    try:
+        x_train, y_train, *human = _load_tfds_split(
+            name, "train", data_dir, download, tuple(label_sets.values())
+        )
+        x_test, y_test = _load_tfds_split(name, "test", data_dir, download)
+    except Exception as error:
+        missing = manual_download_error(name, data_dir)
+        if missing is None:
+            raise
+        raise missing from error
+    return x_train, y_train, x_test, y_test, dict(zip(label_sets, human))
 
 
 def _load_digits():

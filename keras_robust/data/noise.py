@@ -1,11 +1,13 @@
-"""Synthetic label noise (paper section 4, "Datasets").
+"""Label noise: synthetic (paper section 4, "Datasets"), or made by people.
 
 The paper uses symmetric noise: a fraction `eta` of the training examples
 gets a new label drawn uniformly from all `c` classes, which may equal the
 true one. The returned mask marks those re-drawn examples; the paper's
 "false label accuracy" (Fig. 2, lower panels) is measured on them against
 their true labels. Class-dependent (asymmetric) noise, which the paper lists
-as future work, is offered through a transition matrix.
+as future work, is offered through a transition matrix. Human noise
+(`human_noise`) draws nothing: it takes the labels that annotators gave
+(CIFAR-N, `keras_robust.data.cifar_n`).
 
 All draws use `np.random.default_rng(seed)`, so a seed fixes the noise.
 """
@@ -14,7 +16,7 @@ import math
 
 import numpy as np
 
-NOISE_KINDS = ("symmetric", "asymmetric", "pair_flip")
+NOISE_KINDS = ("symmetric", "asymmetric", "pair_flip", "human")
 
 
 def _check_noise_rate(noise_rate):
@@ -45,20 +47,20 @@ def _check_num_classes(num_classes):
     return int(num_classes)
 
 
-def _check_labels(labels, num_classes):
+def _check_labels(labels, num_classes, name="labels"):
     labels = np.asarray(labels)
     if labels.ndim != 1 or not (
         np.issubdtype(labels.dtype, np.integer) or labels.size == 0
     ):
         raise ValueError(
-            "`labels` must be a 1-D array of integer class indices. "
-            f"Received: labels with shape {labels.shape} and dtype "
+            f"`{name}` must be a 1-D array of integer class indices. "
+            f"Received: {name} with shape {labels.shape} and dtype "
             f"{labels.dtype}"
         )
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"`labels` must lie in [0, {num_classes}) for "
-            f"num_classes={num_classes}. Received: labels with min "
+            f"`{name}` must lie in [0, {num_classes}) for "
+            f"num_classes={num_classes}. Received: {name} with min "
             f"{labels.min()} and max {labels.max()}"
         )
     return labels.astype(np.int64)
@@ -181,6 +183,37 @@ def asymmetric_noise(labels, transition_matrix, seed):
     return noisy_labels, noisy_labels != labels
 
 
+def human_noise(labels, human_labels, num_classes):
+    """Takes the training labels from human annotations.
+
+    Nothing is drawn: the noisy labels are `human_labels`, e.g. a CIFAR-N
+    label set (`Dataset.human_label_set`), and the mask marks the examples
+    whose human label differs from the clean one, so `noise_mask.mean()`
+    is the measured noise rate of the label set.
+
+    Args:
+        labels: Integer array `(N,)` of clean labels in `[0, num_classes)`.
+        human_labels: Integer array `(N,)` of the labels people gave the
+            same examples, in `[0, num_classes)`.
+        num_classes: Number of classes `c`.
+
+    Returns:
+        `(noisy_labels, noise_mask)`: int64 `(N,)` copy of `human_labels`
+        and a bool `(N,)` mask that is `True` where it differs from
+        `labels`.
+    """
+    num_classes = _check_num_classes(num_classes)
+    labels = _check_labels(labels, num_classes)
+    noisy_labels = _check_labels(human_labels, num_classes, "human_labels")
+    if noisy_labels.shape != labels.shape:
+        raise ValueError(
+            "`human_labels` must have one label per example "
+            f"({labels.size}). Received: human_labels with shape "
+            f"{noisy_labels.shape}"
+        )
+    return noisy_labels.copy(), noisy_labels != labels
+
+
 def apply_label_noise(
     labels,
     kind,
@@ -188,6 +221,7 @@ def apply_label_noise(
     num_classes,
     seed,
     transition_matrix=None,
+    human_labels=None,
 ):
     """Applies label noise of the given kind.
 
@@ -219,6 +253,14 @@ def apply_label_noise(
             "`transition_matrix` is only used with kind='asymmetric'. "
             f"Received: kind={kind!r} and a transition_matrix"
         )
+    if (human_labels is None) == (kind == "human"):
+        raise ValueError(
+            "`human_labels` are required with kind='human' and only used "
+            f"there. Received: kind={kind!r} and human_labels="
+            f"{'None' if human_labels is None else 'an array'}"
+        )
+    if kind == "human":
+        return human_noise(labels, human_labels, num_classes)
     if kind == "symmetric":
         return symmetric_noise(labels, noise_rate, num_classes, seed)
     if transition_matrix is None:

@@ -2,7 +2,10 @@
 
 Each file has a `get_config(arg=None)` returning a `recipes.config` config
 and, for a sweep, a `get_sweep(arg=None)` returning its points (dicts of
-overrides); its docstring gives the command that launches it, e.g.
+overrides) and `ARGUMENTS`, the arguments `arg` takes with their defaults
+(`recipes.configs.common`: which of them narrows each field a point sets).
+`recipes.main` runs the file once. Its docstring gives the command that
+launches it, e.g.
 
     python -m recipes.main --config=recipes/configs/default.py --workdir=runs/one
 
