@@ -20,7 +20,8 @@ stored seconds (`results.json`'s `wall_seconds`) where given.
 Example:
 
 ```python
-progress = Progress.for_specs(specs, finished={"a-run-id": 12.5}, workers=2)
+groups = {spec.run_id: (spec.model, spec.dataset) for spec in specs}
+progress = Progress(groups, finished={"a-run-id": 12.5}, workers=2)
 print(progress.start_line())
 print(progress.finished_line(spec.run_id, "test accuracy 0.8222 (10 s)", 10.0))
 print(progress.end_line())
@@ -126,11 +127,6 @@ class Progress:
         self.finished_before = len(finished)
         for run_id, seconds in finished.items():
             self.record(run_id, seconds)
-
-    @classmethod
-    def for_specs(cls, specs, **kwargs):
-        """A `Progress` over run specs, grouped by `(model, dataset)`."""
-        return cls({spec.run_id: (spec.model, spec.dataset) for spec in specs}, **kwargs)
 
     @property
     def total(self):
