@@ -84,8 +84,9 @@ class _ShowProgress:
             run.run_id: results_lib.read(run.run_dir).wall_seconds
             for run in runs if run.is_finished()
         }
-        self.progress = progress_lib.Progress.for_specs(
-            [run.spec for run in runs], finished=finished, workers=workers
+        self.progress = progress_lib.Progress(
+            {run.run_id: (run.spec.model, run.spec.dataset) for run in runs},
+            finished=finished, workers=workers,
         )
         self.oracle = None
 
