@@ -6,7 +6,7 @@ r"""What a sweep's directory holds: its runs, `sweep.json`, `sweep_log.jsonl`.
                                   whether it trained, seconds
     <workdir>/<run id>/           a run (`Run`): results.json once finished,
                                   lease.json while a worker trains it
-    <workdir>/workers/<tuner id>/ a live worker's lease (`recipes.lease`)
+    <workdir>/workers/<tuner id>/ a distributed worker's lease (`recipes.lease`)
     <workdir>/tuner/              the keras-tuner state (`recipes.tuner`)
 """
 
