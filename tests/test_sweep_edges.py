@@ -66,12 +66,16 @@ def _run(command, timeout=120):
 
 
 def test_a_finished_sweep_ends_at_once_with_workers(tmp_path):
-    first = _run(_main(tmp_path))
-    assert first.returncode == 0, first.stderr[-2000:]
+    command = _main(tmp_path, "--workers=2")
+    # The sweep of that config file, finished here.
+    namespace = {}
+    exec(_CONFIG.format(epochs=1), namespace)
+    specs = config_lib.resolve_sweep(namespace["get_config"](), namespace["get_sweep"]())
+    sweep_lib.run_sweep(specs, tmp_path / "sweep", environment=SweepEnvironment())
     # The keras-tuner state is gone: the chief would wait for runs no
     # worker asks for, since every worker finds them finished.
     shutil.rmtree(tmp_path / "sweep" / "tuner")
-    again = _run(_main(tmp_path, "--workers=2"), timeout=60)
+    again = _run(command, timeout=60)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "2 runs: 2 already finished, 0 to train on 2 workers." in again.stdout
     assert "every run of the sweep is finished" in again.stdout
