@@ -36,8 +36,9 @@ def add_max_isa_flag(parser):
 
 def setup(backend="tensorflow", max_isa=None):
     """Puts the repository on `sys.path`, picks the backend, and applies
-    what every recipe sets up (`import recipes`: TensorFlow's oneDNN kernels
-    on unless `TF_ENABLE_ONEDNN_OPTS` is set, start-up logging quiet).
+    what every recipe's command line sets up
+    (`recipes.start_tensorflow_quietly()`: TensorFlow's oneDNN kernels on
+    unless `TF_ENABLE_ONEDNN_OPTS` is set, start-up logging quiet).
 
     Call before anything imports Keras, TensorFlow or PyTorch. An explicit
     `KERAS_BACKEND` in the environment wins. `max_isa="avx2"` caps oneDNN and
@@ -49,7 +50,9 @@ def setup(backend="tensorflow", max_isa=None):
     os.environ.setdefault("KERAS_BACKEND", backend)
     if max_isa is not None:
         os.environ.update(EMULATED_ISAS[max_isa])
-    import recipes  # noqa: F401
+    import recipes
+
+    recipes.start_tensorflow_quietly()
 
 
 def _cpuinfo_field(name):

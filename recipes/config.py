@@ -440,6 +440,26 @@ class RunSpec:
             if name not in UNCOMPUTED_FIELDS and value != self.protocol_settings.get(name)
         }
 
+    def settings_differences(self, recorded):
+        """The computed settings in which `recorded` differs from this spec's.
+
+        Args:
+            recorded: A settings dict as `settings` gives it (from a results
+                file or checkpoint). A field it lacks (added later) counts
+                as the protocol's value for the run's identity.
+
+        Returns:
+            `{field: (recorded value, this spec's value)}`, empty when they
+            match.
+        """
+        baseline = self.protocol_settings
+        return {
+            name: (recorded.get(name, baseline.get(name)), value)
+            for name, value in self.settings.items()
+            if name not in UNCOMPUTED_FIELDS
+            and recorded.get(name, baseline.get(name)) != value
+        }
+
     @property
     def run_id(self):
         """A readable, unique, file-name-safe id of the run's settings.
@@ -524,27 +544,6 @@ def resolve_sweep(config, points, command_line_fields=()):
             raise PointError(point, error) from None
         specs.setdefault(spec.run_id, spec)
     return list(specs.values())
-
-
-def settings_differences(recorded, spec):
-    """The computed settings in which `recorded` differs from `spec`'s.
-
-    Args:
-        recorded: A settings dict as `RunSpec.settings` gives it (from a
-            results file or checkpoint). A field it lacks (added later)
-            counts as the protocol's value for the run's identity.
-        spec: A `RunSpec`.
-
-    Returns:
-        `{field: (recorded value, spec's value)}`, empty when they match.
-    """
-    baseline = spec.protocol_settings
-    return {
-        name: (recorded.get(name, baseline.get(name)), value)
-        for name, value in spec.settings.items()
-        if name not in UNCOMPUTED_FIELDS
-        and recorded.get(name, baseline.get(name)) != value
-    }
 
 
 def override(config, overrides):

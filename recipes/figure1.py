@@ -43,16 +43,21 @@ import json
 import math
 import os
 
-import numpy as np
-from absl import app
-from absl import flags
+import recipes
 
-from keras_robust import analysis
-from keras_robust import losses as losses_lib
-from keras_robust import presets
-from recipes import atomic_files
-from recipes import cli
-from recipes import styles
+# A command line (`python -m recipes.figure1`): before Keras imports TensorFlow.
+recipes.start_tensorflow_quietly()
+
+import numpy as np  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from keras_robust import analysis  # noqa: E402
+from keras_robust import losses as losses_lib  # noqa: E402
+from keras_robust import presets  # noqa: E402
+from recipes import atomic_files  # noqa: E402
+from recipes import cli  # noqa: E402
+from recipes import styles  # noqa: E402
 
 #: The panels' numbers of classes (loss hyperparameters of paper Table 1 for each).
 PANELS = (10, 100)

@@ -30,18 +30,23 @@ import json
 import os
 import sys
 
-from absl import app
-from absl import flags
+import recipes
 
-from recipes import agreement as agreement_lib
-from recipes import atomic_files
-from recipes import blocks as blocks_lib
-from recipes import cli
-from recipes import curves
-from recipes import learning_rate_choice
-from recipes import results as results_lib
-from recipes import statistics
-from recipes import tables
+# A command line (`python -m recipes.report`): before Keras imports TensorFlow.
+recipes.start_tensorflow_quietly()
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from recipes import agreement as agreement_lib  # noqa: E402
+from recipes import atomic_files  # noqa: E402
+from recipes import blocks as blocks_lib  # noqa: E402
+from recipes import cli  # noqa: E402
+from recipes import curves  # noqa: E402
+from recipes import learning_rate_choice  # noqa: E402
+from recipes import results as results_lib  # noqa: E402
+from recipes import statistics  # noqa: E402
+from recipes import tables  # noqa: E402
 
 REPORT_FILENAME = "report.md"
 LEARNING_RATES_FILENAME = "best_learning_rates.json"

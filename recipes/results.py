@@ -26,7 +26,6 @@ import os
 import warnings
 
 from recipes import atomic_files
-from recipes import config as config_lib
 
 RESULTS_FILENAME = "results.json"
 HISTORY_KEYS = (
@@ -155,7 +154,7 @@ def load_all(root):
 
 def mismatch_message(path, recorded, spec):
     """One line saying how the settings recorded in `path` differ from `spec`'s."""
-    differences = config_lib.settings_differences(recorded, spec)
+    differences = spec.settings_differences(recorded)
     listed = ", ".join(
         f"{name}={old!r} there, {new!r} here"
         for name, (old, new) in sorted(differences.items())
@@ -178,6 +177,6 @@ def is_finished(run_dir, spec):
     if not os.path.exists(path):
         return False
     recorded = read(path).settings
-    if config_lib.settings_differences(recorded, spec):
+    if spec.settings_differences(recorded):
         raise SettingsMismatchError(mismatch_message(path, recorded, spec))
     return True

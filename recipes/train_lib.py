@@ -323,9 +323,7 @@ def load_checkpoint(spec, workdir):
     except checkpoint.DamagedCheckpointError as error:
         _set_aside(directory, error)
         return None
-    if loaded is not None and config_lib.settings_differences(
-        loaded.state["settings"], spec
-    ):
+    if loaded is not None and spec.settings_differences(loaded.state["settings"]):
         raise results.SettingsMismatchError(
             results.mismatch_message(directory, loaded.state["settings"], spec)
         )

@@ -150,18 +150,16 @@ def test_run_ids_are_readable_and_unique_per_setting():
 def test_settings_of_an_older_record_without_a_new_field_still_match():
     spec = config_lib.resolve(make_config(dataset="digits", model="mlp1024", noise_rate=0.2))
     recorded = spec.settings
-    assert config_lib.settings_differences(recorded, spec) == {}
+    assert spec.settings_differences(recorded) == {}
     # A results file written before `eval_every` existed lacks it: it ran
     # with the default, so it is the same run.
     del recorded["eval_every"]
-    assert config_lib.settings_differences(recorded, spec) == {}
+    assert spec.settings_differences(recorded) == {}
     recorded["learning_rate"] = 0.5
-    assert config_lib.settings_differences(recorded, spec) == {
+    assert spec.settings_differences(recorded) == {
         "learning_rate": (0.5, 0.01)
     }
-    assert config_lib.settings_differences(
-        {**spec.settings, "data_dir": "/elsewhere"}, spec
-    ) == {}
+    assert spec.settings_differences({**spec.settings, "data_dir": "/elsewhere"}) == {}
 
 
 def test_settings_are_plain_json():

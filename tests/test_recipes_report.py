@@ -210,7 +210,8 @@ def _write_run(root, *, accuracy, epochs=3, dataset="cifar10", model="resnet32",
         ],
         "learning_rate": [0.1] * epochs,
     }
-    result = results.RunResult.from_history(config, history, 1.0, {"keras": "3"})
+    spec = config_lib.resolve(config)
+    result = results.RunResult.from_history(spec, history, 1.0, {"keras": "3"})
     results.write(os.path.join(root, result.run_id), result)
     return result
 
