@@ -252,7 +252,7 @@ def main():
     )
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # As `recipes.grid.SHARING_ENV`: all 1 + 2 + ... children hold a GPU at
+    # As `recipes.launcher.SHARING_ENV`: all 1 + 2 + ... children hold a GPU at
     # once, so none may preallocate most of its memory.
     env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

@@ -42,8 +42,10 @@ from benchmarks import common  # noqa: E402
 common.setup()
 
 from recipes import config as config_lib  # noqa: E402
-from recipes import grid  # noqa: E402
+from recipes import distributed  # noqa: E402
+from recipes import launcher  # noqa: E402
 from recipes import results  # noqa: E402
+from recipes import sweep_files  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -107,7 +109,7 @@ class Child:
 
 def child_env(args):
     env = {name: value for name, value in os.environ.items()
-           if name not in grid.DISTRIBUTED_ENV}
+           if name not in distributed.DISTRIBUTED_ENV}
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [common.REPO_ROOT, env.get("PYTHONPATH")])),
         OMP_NUM_THREADS="1",
@@ -126,10 +128,10 @@ def comparable(run_dir):
 def run_round(args, config, sweep, workdir, rng, figures):
     """One sweep under random kills; adds to `figures`."""
     env = child_env(args)
-    grid.write_sweep_file(config, sweep, workdir)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
     logs = os.path.join(workdir, "logs")
     os.makedirs(logs)
-    port = grid.free_port()
+    port = launcher.free_port()
     live = {"chief": Child(workdir, logs, env, "chief", port)}
     for index in range(args.workers):
         live[f"tuner{index}"] = Child(workdir, logs, env, f"tuner{index}", port)
@@ -160,9 +162,9 @@ def run_round(args, config, sweep, workdir, rng, figures):
             next_kill = time.monotonic() + rng.uniform(0.5, args.max_gap)
         time.sleep(0.05)
 
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     trained = collections.Counter(
-        entry["run_id"] for entry in grid.read_log(workdir) if entry["trained"]
+        entry["run_id"] for entry in sweep_files.read_log(workdir) if entry["trained"]
     )
     figures["duplicates"] += sum(count - 1 for count in trained.values() if count > 1)
     for run_id in run_ids:
@@ -193,7 +195,7 @@ def main(argv=None):
     start = time.monotonic()
     args.reference = os.path.join(root, "reference")
     shutil.rmtree(args.reference, ignore_errors=True)
-    grid.write_sweep_file(config, sweep, args.reference)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), args.reference)
     reference = Child(args.reference, root, child_env(args))
     if reference.process.wait() != 0:
         sys.exit(f"The reference sweep failed: see {reference.log_path}")

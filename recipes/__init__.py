@@ -13,10 +13,15 @@ One job per module (the shape of flax's examples and big_vision):
 - `recipes.train_lib`: `train_and_evaluate(spec, workdir)`;
   `recipes.checkpoint`: a run's resumable state.
 - `recipes.results`: the one record of a finished run (`results.json`).
-- `recipes.grid`: the keras-tuner work queue of any sweep (resumable,
-  distributable over processes and machines, surviving dead workers and
-  chiefs); `recipes.lease`: which worker trains a run now (a lease file
-  with a heartbeat).
+- the sweep engine (resumable, distributable over processes and
+  machines, surviving dead workers and chiefs): `recipes.sweep`
+  (`run_sweep`), `recipes.sweep_files` (a sweep's runs, `sweep.json`, its
+  log), `recipes.tuner` and `recipes.oracle` (the keras-tuner hypermodel,
+  tuner and grid oracle), `recipes.chief` (the chief's serving loop),
+  `recipes.launcher` (`--workers=k` local workers), `recipes.distributed`
+  (the sweep's environment variables, read once), `recipes.lease` (who
+  holds a run or a worker now: a lease file with a heartbeat), and
+  `recipes.grid` (the command that joins a started sweep).
 - `recipes.report`: statistics, Markdown tables and curves of finished
   runs beside the paper's numbers (`recipes.paper_results`).
 - `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.

@@ -1,16 +1,17 @@
-r"""Who trains a run of a sweep now: a lease file with a heartbeat.
+r"""Who holds a directory of a sweep now: a lease file with a heartbeat.
 
-A worker that trains a run holds `<run dir>/lease.json`
-(`{"owner", "token", "host", "pid"}`) and touches it every
-`heartbeat_seconds()` from a background thread. The lease is live while
-its last touch is younger than `heartbeat_timeout()` seconds
-(`KERAS_ROBUST_HEARTBEAT_TIMEOUT`, default 120), measured on the clock of
+A worker holds `<workdir>/workers/<tuner id>/lease.json` while it lives
+and `<run dir>/lease.json` while it trains that run
+(`{"owner", "token", "host", "pid", "since"}`), each touched every quarter
+of the heartbeat timeout by a background thread. A lease is live while its
+last touch is younger than the timeout (the sweep's
+`SweepEnvironment.heartbeat_timeout`, 120 s by default), measured on the clock of
 the file system that holds the sweep (a probe file is touched and its
 mtime read), so that workers on other machines of a shared file system
 agree whatever their own clocks say. A lease of a process of this host
 whose pid is gone is dead at once.
 
-- `hold(run_dir, owner)` takes the lease: at once if there is none or it
+- `hold(run_dir, owner, timeout=...)` takes the lease: at once if there is none or it
   is dead (the dead one is renamed away, then the new one is created with
   `O_EXCL`, so of two takers exactly one wins), else it waits, polling,
   until it is released or goes dead.
@@ -18,8 +19,8 @@ whose pid is gone is dead at once.
   token; if another worker took the run over (this one was only slow),
   `Lease.lost` becomes true and `StopIfLeaseLost` stops training at the
   next batch with `LeaseLostError`.
-- `read(run_dir)` and `LeaseInfo.is_live()` let the chief of a sweep tell
-  a dead worker's run from a live one and requeue it.
+- `read(run_dir)` and `LeaseInfo.is_live(timeout)` let the chief of a
+  sweep tell a dead worker from a live one and requeue its run.
 """
 
 import contextlib
@@ -36,39 +37,10 @@ import keras
 
 LEASE_FILENAME = "lease.json"
 CLOCK_FILENAME = ".clock"
-TIMEOUT_ENV = "KERAS_ROBUST_HEARTBEAT_TIMEOUT"
-DEFAULT_TIMEOUT_SECONDS = 120.0
 
 
 class LeaseLostError(RuntimeError):
     """Another worker took over the run this worker was training."""
-
-
-def heartbeat_timeout():
-    """Seconds without a heartbeat after which a run's worker counts as dead.
-
-    `KERAS_ROBUST_HEARTBEAT_TIMEOUT` (a number > 0), default 120.
-
-    Raises:
-        ValueError: naming the variable, for a value that is not a number > 0.
-    """
-    text = os.environ.get(TIMEOUT_ENV)
-    if text is None or not text.strip():
-        return DEFAULT_TIMEOUT_SECONDS
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise ValueError(
-            f"{TIMEOUT_ENV}={text!r} is not allowed: a number of seconds > 0."
-        )
-    return value
-
-
-def heartbeat_seconds():
-    """How often a held lease is touched: a quarter of the timeout."""
-    return heartbeat_timeout() / 4
 
 
 def filesystem_now(directory):
@@ -100,6 +72,7 @@ class LeaseInfo:
         host: The holder's host name.
         pid: The holder's process id.
         age: Seconds since its last heartbeat (file system clock).
+        since: When the holder took it (its `time.time()`), or None.
     """
 
     owner: str
@@ -107,10 +80,10 @@ class LeaseInfo:
     host: str
     pid: int
     age: float
+    since: float = None
 
-    def is_live(self, timeout=None):
-        """Whether the holder is alive: a recent heartbeat and, on this host, its pid."""
-        timeout = heartbeat_timeout() if timeout is None else timeout
+    def is_live(self, timeout):
+        """Whether the holder is alive: a heartbeat within `timeout` seconds and, on this host, its pid."""
         if self.host == socket.gethostname() and _pid_is_gone(self.pid):
             return False
         return self.age <= timeout
@@ -121,8 +94,11 @@ def lease_path(run_dir):
     return os.path.join(os.fspath(run_dir), LEASE_FILENAME)
 
 
-def read(run_dir):
+def read(run_dir, now=None):
     """The `LeaseInfo` of `run_dir`, or None if nobody holds it.
+
+    `now`: the time its age is measured to; by default the file system's
+    clock (`filesystem_now` of the run directory's parent).
 
     A lease file that cannot be read (cut short while written) counts as
     held by nobody after the timeout, like a dead holder's: its age is
@@ -135,12 +111,15 @@ def read(run_dir):
             text = file.read()
     except FileNotFoundError:
         return None
-    age = max(0.0, filesystem_now(os.path.dirname(os.path.abspath(run_dir))) - modified)
+    if now is None:
+        now = filesystem_now(os.path.dirname(os.path.abspath(run_dir)))
+    age = max(0.0, now - modified)
     try:
         fields = json.loads(text)
         return LeaseInfo(
             owner=str(fields["owner"]), token=str(fields["token"]),
             host=str(fields["host"]), pid=int(fields["pid"]), age=age,
+            since=None if fields.get("since") is None else float(fields["since"]),
         )
     except (ValueError, KeyError, TypeError):
         return LeaseInfo(owner="?", token="?", host="?", pid=-1, age=age)
@@ -160,12 +139,13 @@ def _try_create(path, fields):
 
 
 class Lease:
-    """A held lease; `release()` gives it back. Use `hold` to take one."""
+    """A held lease; `release()` gives it back. Use `take` or `hold` to take one."""
 
-    def __init__(self, run_dir, owner, token):
+    def __init__(self, run_dir, owner, token, timeout):
         self.run_dir = os.fspath(run_dir)
         self.owner = owner
         self.token = token
+        self.timeout = timeout
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
@@ -176,7 +156,7 @@ class Lease:
         return info is not None and info.token == self.token
 
     def _beat(self):
-        period = heartbeat_seconds()
+        period = self.timeout / 4
         while not self._stop.wait(period):
             try:
                 if not self._still_mine():
@@ -196,17 +176,19 @@ class Lease:
                 os.remove(lease_path(self.run_dir))
 
 
-def take(run_dir, owner, timeout=None):
+def take(run_dir, owner, timeout):
     """Takes the lease of `run_dir` if it is free or dead; returns it, or None.
 
-    Returns None while another live worker holds it.
+    Returns None while another live worker holds it (a heartbeat within
+    `timeout` seconds).
     """
     os.makedirs(run_dir, exist_ok=True)
     path = lease_path(run_dir)
     token = uuid.uuid4().hex
-    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid()}
+    fields = {"owner": owner, "token": token, "host": socket.gethostname(), "pid": os.getpid(),
+              "since": time.time()}
     if _try_create(path, fields):
-        return Lease(run_dir, owner, token)
+        return Lease(run_dir, owner, token, timeout)
     info = read(run_dir)
     if info is not None and info.is_live(timeout):
         return None
@@ -227,7 +209,7 @@ def take(run_dir, owner, timeout=None):
             return None
         os.remove(aside)
     if _try_create(path, fields):
-        return Lease(run_dir, owner, token)
+        return Lease(run_dir, owner, token, timeout)
     return None
 
 
@@ -241,12 +223,11 @@ def _token_of(path):
 
 
 @contextlib.contextmanager
-def hold(run_dir, owner, *, timeout=None, poll_seconds=None, out=None):
+def hold(run_dir, owner, *, timeout, poll_seconds=None, out=None):
     """Holds the lease of `run_dir` for the `with` block; waits while a live worker has it.
 
     Prints one line when it has to wait, naming the holder.
     """
-    timeout = heartbeat_timeout() if timeout is None else timeout
     poll_seconds = timeout / 4 if poll_seconds is None else poll_seconds
     told = False
     while True:
@@ -281,7 +262,7 @@ class StopIfLeaseLost(keras.callbacks.Callback):
             raise LeaseLostError(
                 f"{self.lease.run_dir}: another worker took this run over "
                 f"(no heartbeat from {self.lease.owner} for "
-                f"{heartbeat_timeout():g} s); {self.lease.owner} stops it."
+                f"{self.lease.timeout:g} s); {self.lease.owner} stops it."
             )
 
     def on_train_batch_end(self, batch, logs=None):

@@ -10,7 +10,7 @@ its final metrics. Every field of `recipes.config` can be set with
 protocol and the paper's loss hyperparameters. A config file that defines
 `get_sweep()` (Tables 2 and 3, the learning-rate grid, the quickstart) runs
 every point of its sweep once, in `<workdir>/<run id>/`
-(`recipes.grid.run_sweep`), then writes and prints the report
+(`recipes.sweep.run_sweep`), then writes and prints the report
 (`recipes.report.write_report`):
 
     python -m recipes.main --config=quickstart --workdir=runs/quickstart
@@ -62,17 +62,17 @@ from absl import flags  # noqa: E402
 
 from recipes import cli  # noqa: E402
 from recipes import config as config_lib  # noqa: E402
-from recipes import grid  # noqa: E402
+from recipes import distributed  # noqa: E402
+from recipes import launcher  # noqa: E402
 from recipes import report  # noqa: E402
 from recipes import results  # noqa: E402
+from recipes import sweep as sweep_lib  # noqa: E402
 from recipes import train_lib  # noqa: E402
 from recipes.configs import common  # noqa: E402
 
 PROGRAM = "recipes.main"
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
-#: The variables of a sweep's processes (`recipes.grid`), read once here.
-SWEEP_ENVIRONMENT_PREFIXES = ("KERASTUNER_", "KERAS_ROBUST_")
 
 _CONFIG = flags.DEFINE_string(
     "config", None,
@@ -393,28 +393,27 @@ def check_writable(workdir):
         usage_error(f"--workdir={workdir}: not a writable directory ({error.strerror})")
 
 
-def sweep_environment(environ=None):
-    """The sweep's variables (`KERASTUNER_*`, `KERAS_ROBUST_*`), read once, frozen."""
-    environ = os.environ if environ is None else environ
-    return types.MappingProxyType({
-        name: value for name, value in environ.items()
-        if name.startswith(SWEEP_ENVIRONMENT_PREFIXES)
-    })
-
-
 def _check_before_training(is_sweep, workdir, workers):
+    """Checks the flags and, for a sweep, its environment variables.
+
+    Returns:
+        The sweep's `distributed.SweepEnvironment`, read once from
+        `os.environ`, or None for one run.
+    """
     if not is_sweep and workers:
         usage_error(
             f"--workers={workers}: allowed only for a sweep (a config with "
             "get_sweep); this config is one run"
         )
+    environment = None
     try:
-        grid.check_workers(workers)
+        launcher.check_workers(workers)
         if is_sweep:
-            grid.check_environment()
-    except grid.SweepError as error:
+            environment = distributed.SweepEnvironment.from_environ(os.environ)
+    except distributed.SweepError as error:
         usage_error(error)
     check_writable(workdir)
+    return environment
 
 
 def print_run(result, workdir):
@@ -458,17 +457,16 @@ def main(argv):
     except cli.UsageError as error:
         usage_error(error)
     is_sweep = loaded.sweep is not None
-    _check_before_training(is_sweep, workdir, _WORKERS.value)
-    environment = sweep_environment()
+    environment = _check_before_training(is_sweep, workdir, _WORKERS.value)
     start = time.monotonic()
     try:
         if not is_sweep:
             print_run(train_lib.train_and_evaluate(specs[0], workdir), workdir)
             return
-        finished = grid.run_sweep(
+        finished = sweep_lib.run_sweep(
             specs, workdir, workers=_WORKERS.value, environment=environment
         )
-        if not grid.is_distributed_worker():
+        if not environment.is_worker:
             print(report.write_report(finished, workdir))
             print(
                 f"{len(finished)} of {len(specs)} runs finished in {workdir}; "
@@ -477,7 +475,10 @@ def main(argv):
     except results.SettingsMismatchError as error:
         # Found before any training: the run directory's settings.
         usage_error(error)
-    except grid.SweepError as error:
+    except distributed.SweepInterrupted as error:
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
+        sys.exit(error.status)
+    except distributed.SweepError as error:
         print(f"{PROGRAM}: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)
     except config_lib.ConfigError as error:

@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from recipes import config as config_lib
-from recipes import grid
+from recipes import distributed
+from recipes import launcher
+from recipes import sweep_files
 from recipes import results
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
@@ -38,8 +40,8 @@ def _start(tuner_id, port, workdir, log_dir):
 def test_chief_and_two_workers_run_every_point_once(tmp_path, tiny_grid):
     workdir = tmp_path / "runs"
     config, sweep = tiny_grid(losses=("ce", "gce", "boundce"))
-    grid.write_sweep_file(config, sweep, workdir)
-    port = grid.free_port()
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
+    port = launcher.free_port()
     processes = [
         _start(tuner_id, port, workdir, tmp_path) for tuner_id in ("chief", "tuner0", "tuner1")
     ]
@@ -56,8 +58,8 @@ def test_chief_and_two_workers_run_every_point_once(tmp_path, tiny_grid):
         text = (tmp_path / f"{tuner_id}.log").read_text()
         assert process.returncode == 0, f"{tuner_id} failed:\n{text[-3000:]}"
 
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
-    entries = grid.read_log(workdir)
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
+    entries = sweep_files.read_log(workdir)
     ran = collections.Counter(entry["run_id"] for entry in entries)
     assert sorted(ran) == sorted(run_ids)
     assert set(ran.values()) == {1}, ran

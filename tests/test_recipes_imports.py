@@ -5,7 +5,7 @@ import pathlib
 
 RECIPES = pathlib.Path(__file__).resolve().parents[1] / "recipes"
 # Modules that are only command lines (`python -m recipes.<name>`).
-SCRIPTS = {"recipes.main", "recipes.figure1"}
+SCRIPTS = {"recipes.main", "recipes.figure1", "recipes.grid"}
 
 
 def _module_name(path):

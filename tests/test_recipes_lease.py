@@ -11,10 +11,12 @@ import pytest
 from recipes import lease
 
 
+TIMEOUT = 0.4
+
+
 @pytest.fixture
-def short_timeout(monkeypatch):
-    monkeypatch.setenv(lease.TIMEOUT_ENV, "0.4")
-    return 0.4
+def short_timeout():
+    return TIMEOUT
 
 
 def _write_lease(run_dir, age, host="other-machine", pid=1):
@@ -26,30 +28,19 @@ def _write_lease(run_dir, age, host="other-machine", pid=1):
     os.utime(path, (then, then))
 
 
-def test_heartbeat_timeout_variable(monkeypatch):
-    monkeypatch.delenv(lease.TIMEOUT_ENV, raising=False)
-    assert lease.heartbeat_timeout() == 120.0
-    monkeypatch.setenv(lease.TIMEOUT_ENV, "2.5")
-    assert lease.heartbeat_timeout() == 2.5 and lease.heartbeat_seconds() == 0.625
-    for bad in ("abc", "0", "-3", "inf", "nan"):
-        monkeypatch.setenv(lease.TIMEOUT_ENV, bad)
-        with pytest.raises(ValueError, match=f"KERAS_ROBUST_HEARTBEAT_TIMEOUT='{bad}' is not allowed"):
-            lease.heartbeat_timeout()
-
-
 def test_one_holder_at_a_time_and_release(tmp_path, short_timeout):
     run_dir = tmp_path / "run"
-    held = lease.take(run_dir, "tuner0")
+    held = lease.take(run_dir, "tuner0", TIMEOUT)
     assert held is not None
     info = lease.read(run_dir)
-    assert (info.owner, info.pid) == ("tuner0", os.getpid()) and info.is_live()
+    assert (info.owner, info.pid) == ("tuner0", os.getpid()) and info.is_live(TIMEOUT)
     # The heartbeat keeps it live well past the timeout.
     time.sleep(3 * short_timeout)
-    assert lease.read(run_dir).is_live()
-    assert lease.take(run_dir, "tuner1") is None
+    assert lease.read(run_dir).is_live(TIMEOUT)
+    assert lease.take(run_dir, "tuner1", TIMEOUT) is None
     held.release()
     assert lease.read(run_dir) is None
-    again = lease.take(run_dir, "tuner1")
+    again = lease.take(run_dir, "tuner1", TIMEOUT)
     assert lease.read(run_dir).owner == "tuner1"
     again.release()
 
@@ -57,11 +48,11 @@ def test_one_holder_at_a_time_and_release(tmp_path, short_timeout):
 def test_a_remote_holder_is_dead_after_the_timeout(tmp_path, short_timeout):
     run_dir = tmp_path / "run"
     _write_lease(run_dir, age=0.0)
-    assert lease.read(run_dir).is_live()
-    assert lease.take(run_dir, "tuner0") is None
+    assert lease.read(run_dir).is_live(TIMEOUT)
+    assert lease.take(run_dir, "tuner0", TIMEOUT) is None
     _write_lease(run_dir, age=10 * short_timeout)
-    assert not lease.read(run_dir).is_live()
-    taken = lease.take(run_dir, "tuner0")
+    assert not lease.read(run_dir).is_live(TIMEOUT)
+    taken = lease.take(run_dir, "tuner0", TIMEOUT)
     assert taken is not None and lease.read(run_dir).owner == "tuner0"
     taken.release()
     assert sorted(os.listdir(run_dir)) == []
@@ -77,7 +68,7 @@ def test_a_dead_process_of_this_host_is_dead_at_once(tmp_path):
 
 def test_a_slow_holder_learns_it_lost_the_run(tmp_path, short_timeout):
     run_dir = tmp_path / "run"
-    slow = lease.take(run_dir, "tuner0")
+    slow = lease.take(run_dir, "tuner0", TIMEOUT)
     stop = lease.StopIfLeaseLost(slow)
     stop.on_train_batch_end(0)  # still ours: nothing happens
     # Another worker judged it dead (as after a long stall) and took it.
@@ -97,7 +88,7 @@ def test_hold_waits_for_the_holder(tmp_path, short_timeout, capsys):
     run_dir = tmp_path / "run"
     _write_lease(run_dir, age=0.0)
     start = time.monotonic()
-    with lease.hold(run_dir, "tuner0", poll_seconds=0.05):
+    with lease.hold(run_dir, "tuner0", timeout=TIMEOUT, poll_seconds=0.05):
         waited = time.monotonic() - start
         assert lease.read(run_dir).owner == "tuner0"
     assert waited >= short_timeout * 0.9
@@ -111,12 +102,12 @@ def test_a_lease_replaced_between_read_and_take_over_is_left_alone(tmp_path, sho
     run_dir = tmp_path / "run"
     _write_lease(run_dir, age=10 * short_timeout)
     stale = lease.read(run_dir)
-    assert not stale.is_live()
-    first = lease.take(run_dir, "tuner0")
+    assert not stale.is_live(TIMEOUT)
+    first = lease.take(run_dir, "tuner0", TIMEOUT)
     assert first is not None
     with monkeypatch.context() as patched:
         patched.setattr(lease, "read", lambda directory: stale)
-        assert lease.take(run_dir, "tuner1") is None
+        assert lease.take(run_dir, "tuner1", TIMEOUT) is None
     assert lease.read(run_dir).owner == "tuner0"
     assert sorted(os.listdir(run_dir)) == ["lease.json"]
     assert not first.lost

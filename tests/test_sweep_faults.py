@@ -19,7 +19,9 @@ import time
 import pytest
 
 from recipes import config as config_lib
-from recipes import grid
+from recipes import distributed
+from recipes import launcher
+from recipes import sweep_files
 from recipes import lease
 from recipes import results
 
@@ -35,7 +37,7 @@ class _Process:
 
     def __init__(self, workdir, log_path, tuner_id=None, port=None):
         env = dict(os.environ)
-        for name in grid.DISTRIBUTED_ENV:
+        for name in distributed.DISTRIBUTED_ENV:
             env.pop(name, None)
         if tuner_id is not None:
             env.update(
@@ -107,11 +109,11 @@ def _comparable(run_dir):
 
 def test_sweep_survives_a_killed_worker_and_a_killed_chief(tmp_path, tiny_grid):
     config, sweep = tiny_grid(epochs=3, train_size=256)
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     baseline, workdir = tmp_path / "baseline", tmp_path / "faulty"
-    grid.write_sweep_file(config, sweep, baseline)
-    grid.write_sweep_file(config, sweep, workdir)
-    port = grid.free_port()
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), baseline)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
+    port = launcher.free_port()
     rng = random.Random()
     worker_delay, chief_delay = rng.uniform(0.0, 2.0), rng.uniform(0.0, 1.0)
     story = f"(tuner1 killed {worker_delay:.2f} s into its run, chief {chief_delay:.2f} s later)"
@@ -149,7 +151,7 @@ def test_sweep_survives_a_killed_worker_and_a_killed_chief(tmp_path, tiny_grid):
         assert not (workdir / run_id / lease.LEASE_FILENAME).exists()
     # No run was trained to the end twice.
     trained = collections.Counter(
-        entry["run_id"] for entry in grid.read_log(workdir) if entry["trained"]
+        entry["run_id"] for entry in sweep_files.read_log(workdir) if entry["trained"]
     )
     assert set(trained) <= set(run_ids) and set(trained.values()) <= {1}, (trained, story)
     assert "Worker tuner0 done" in tuner0.text()
@@ -160,10 +162,10 @@ def test_a_new_worker_waits_for_taken_points_instead_of_exiting(tmp_path, tiny_g
     the points once their heartbeat times out, and never exits "done"
     with results missing."""
     config, sweep = tiny_grid(losses=("ce",), epochs=3, train_size=256)
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     workdir = tmp_path / "sweep"
-    grid.write_sweep_file(config, sweep, workdir)
-    port = grid.free_port()
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), workdir)
+    port = launcher.free_port()
     chief = _Process(workdir, tmp_path / "chief.log", "chief", port)
     doomed = _Process(workdir, tmp_path / "tuner0.log", "tuner0", port)
     children = [chief, doomed]
@@ -180,5 +182,5 @@ def test_a_new_worker_waits_for_taken_points_instead_of_exiting(tmp_path, tiny_g
                 child.kill()
     assert all((workdir / run_id / results.RESULTS_FILENAME).exists() for run_id in run_ids)
     assert "Requeued run" in chief.text()
-    entries = [json.dumps(entry) for entry in grid.read_log(workdir)]
+    entries = [json.dumps(entry) for entry in sweep_files.read_log(workdir)]
     assert all('"tuner9"' in entry for entry in entries), entries

@@ -1,4 +1,4 @@
-"""`recipes.grid.run_sweep(..., workers=k)`: k runs at a time under a local chief."""
+"""`recipes.sweep.run_sweep(..., workers=k)`: k runs at a time under a local chief (`recipes.launcher`)."""
 
 import collections
 import io
@@ -11,7 +11,12 @@ import time
 import pytest
 
 from recipes import config as config_lib
-from recipes import grid
+from recipes import distributed
+from recipes import launcher
+from recipes import sweep as sweep_lib
+from recipes import sweep_files
+from recipes.distributed import SweepEnvironment
+from recipes.distributed import SweepError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 
@@ -22,7 +27,7 @@ def test_worker_environments():
         "XLA_PYTHON_CLIENT_PREALLOCATE": "true",  # the user's value wins
         "KERASTUNER_TUNER_ID": "stale",  # replaced
     }
-    envs = grid.worker_environments(2, 8123, base)
+    envs = launcher.worker_environments(2, 8123, base)
     assert [env["KERASTUNER_TUNER_ID"] for env in envs] == ["chief", "tuner0", "tuner1"]
     for env in envs:
         assert env["KERASTUNER_ORACLE_IP"] == "127.0.0.1"
@@ -31,24 +36,25 @@ def test_worker_environments():
         assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
         assert env["PATH"] == "/bin"
     assert base["KERASTUNER_TUNER_ID"] == "stale"
-    (chief, worker) = grid.worker_environments(1, 9000, {})
+    (chief, worker) = launcher.worker_environments(1, 9000, {})
     assert chief["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert worker["KERASTUNER_TUNER_ID"] == "tuner0"
     # The chief trains nothing and sees no GPU; the workers keep the user's.
-    chief, worker = grid.worker_environments(1, 9000, {"CUDA_VISIBLE_DEVICES": "1"})
+    chief, worker = launcher.worker_environments(1, 9000, {"CUDA_VISIBLE_DEVICES": "1"})
     assert chief["CUDA_VISIBLE_DEVICES"] == "" and worker["CUDA_VISIBLE_DEVICES"] == "1"
 
 
 def test_bad_workers(tmp_path, monkeypatch, tiny_grid):
     config, sweep = tiny_grid()
     for bad in (-2, 1.5, "2", True):
-        with pytest.raises(grid.SweepError, match="--workers=.* is not allowed"):
-            grid.run_sweep(config, sweep, tmp_path, workers=bad)
-    with pytest.raises(grid.SweepError, match="--workers=0"):
-        grid.worker_environments(0, 8000, {})
-    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
-    with pytest.raises(grid.SweepError, match="KERASTUNER_TUNER_ID is set"):
-        grid.run_sweep(config, sweep, tmp_path, workers=2)
+        with pytest.raises(SweepError, match="--workers=.* is not allowed"):
+            sweep_lib.run_sweep(config_lib.resolve_sweep(config, sweep), tmp_path, workers=bad,
+                                environment=SweepEnvironment())
+    with pytest.raises(SweepError, match="--workers=0"):
+        launcher.worker_environments(0, 8000, {})
+    with pytest.raises(SweepError, match="KERASTUNER_TUNER_ID is set"):
+        sweep_lib.run_sweep(config_lib.resolve_sweep(config, sweep), tmp_path, workers=2,
+                            environment=SweepEnvironment(tuner_id="tuner0"))
 
 
 def test_a_failing_child_stops_the_others(tmp_path, monkeypatch):
@@ -70,7 +76,9 @@ def test_a_failing_child_stops_the_others(tmp_path, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", popen)
     out = io.StringIO()
     start = time.monotonic()
-    status = grid.launch_local_workers(tmp_path, 2, out=out, poll_seconds=0.1)
+    status = launcher.launch_local_workers(
+        tmp_path, 2, SweepEnvironment(), out=out, poll_seconds=0.1
+    )
     assert status == 3
     assert time.monotonic() - start < 60
     assert len(started) == 3
@@ -80,20 +88,25 @@ def test_a_failing_child_stops_the_others(tmp_path, monkeypatch):
 
 
 def test_two_local_workers_run_every_point_once(tmp_path, monkeypatch, capfd, tiny_grid):
-    for name in grid.DISTRIBUTED_ENV:
+    for name in distributed.DISTRIBUTED_ENV:
         monkeypatch.delenv(name, raising=False)
     # Three processes share the test machine's cores.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     config, sweep = tiny_grid()
-    finished = grid.run_sweep(config, sweep, tmp_path, workers=2)
+    finished = sweep_lib.run_sweep(
+        config_lib.resolve_sweep(config, sweep), tmp_path, workers=2,
+        environment=SweepEnvironment.from_environ(os.environ),
+    )
 
-    run_ids = [config_lib.run_id(config_lib.override(config, point)) for point in sweep]
+    run_ids = [spec.run_id for spec in config_lib.resolve_sweep(config, sweep)]
     assert [result.run_id for result in finished] == run_ids
-    ran = collections.Counter(entry["run_id"] for entry in grid.read_log(tmp_path))
+    ran = collections.Counter(entry["run_id"] for entry in sweep_files.read_log(tmp_path))
     assert sorted(ran) == sorted(run_ids) and set(ran.values()) == {1}, ran
-    assert {entry["tuner_id"] for entry in grid.read_log(tmp_path)} <= {"tuner0", "tuner1"}
+    assert {entry["tuner_id"] for entry in sweep_files.read_log(tmp_path)} <= {"tuner0", "tuner1"}
     out = capfd.readouterr().out
-    assert "4 runs in" in out and "2 at a time" in out
+    assert f"4 runs: 0 already finished, 4 to train on 2 workers. ({tmp_path})" in out
+    for k in range(1, 5):
+        assert f"[chief] [{k}/4] " in out
     assert "[tuner0] Worker tuner0 done" in out and "[tuner1] Worker tuner1 done" in out
 
 
@@ -116,10 +129,12 @@ def _is_running(pid):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_children_die_with_a_killed_launcher(tmp_path, tiny_grid):
     config, sweep = tiny_grid()
-    grid.write_sweep_file(config, sweep, tmp_path)
+    sweep_files.write_sweep_file(config_lib.resolve_sweep(config, sweep), tmp_path)
     launcher = subprocess.Popen(
         [sys.executable, "-c",
-         f"from recipes import grid; grid.launch_local_workers({str(tmp_path)!r}, 2)"],
+         "import os; from recipes import launcher, distributed; "
+         "launcher.launch_local_workers("
+         f"{str(tmp_path)!r}, 2, distributed.SweepEnvironment.from_environ(os.environ))"],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
