@@ -68,6 +68,7 @@ from recipes import cli  # noqa: E402
 from recipes import config as config_lib  # noqa: E402
 from recipes import distributed  # noqa: E402
 from recipes import launcher  # noqa: E402
+from recipes import progress  # noqa: E402
 from recipes import report  # noqa: E402
 from recipes import results  # noqa: E402
 from recipes import status as status_lib  # noqa: E402
@@ -494,7 +495,7 @@ def main(argv):
             print(report.write_report(finished, workdir))
             print(
                 f"{len(finished)} of {len(specs)} runs finished in {workdir}; "
-                f"this command took {time.monotonic() - start:.0f} s."
+                f"this command took {progress.format_duration(time.monotonic() - start)}."
             )
     except results.SettingsMismatchError as error:
         # Found before any training: the run directory's settings.
