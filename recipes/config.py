@@ -25,7 +25,10 @@ Fields:
   3.2; None: 0, or the starred loss's eps; a starred `loss` and another
   eps here are refused).
 - `noise_rate`, `noise_kind`: label noise (`"symmetric"`, the paper's;
-  `"asymmetric"`, `"pair_flip"`).
+  `"asymmetric"`, `"pair_flip"`; `"human"`: CIFAR-N's human labels, with
+  `noise_rate` left at 0, since the measured rate is what counts).
+- `noise_label_set`: the human label set of `noise_kind="human"`, one of
+  `keras_robust.data.cifar_n.LABEL_SETS[dataset]` (None otherwise).
 - `seed`: seed of the initialisation, noise, shuffling and augmentation.
 - `epochs`, `learning_rate`, `lr_schedule` (`"step"`, `"exponential"`,
   `"constant"`), `lr_boundaries`, `lr_decay`, `momentum`, `weight_decay`
@@ -66,6 +69,7 @@ import zoo
 from keras_robust import data
 from keras_robust import losses as robust_losses
 from keras_robust import presets
+from keras_robust.data import cifar_n
 from recipes import protocols
 
 MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -74,7 +78,7 @@ UNCOMPUTED_FIELDS = ("data_dir", "verbose", "save_model")
 #: Fields that name a run readably in its id; the others are hashed.
 IDENTITY_FIELDS = (
     "dataset", "model", "loss", "output_bias", "noise_kind", "noise_rate",
-    "seed",
+    "noise_label_set", "seed",
 )
 _NOISE_TAGS = {"symmetric": "sym", "asymmetric": "asym", "pair_flip": "pair"}
 _PROTOCOL_FIELDS = (
@@ -124,6 +128,7 @@ def get_default_config():
     config.output_bias = config_dict.placeholder(float)
     config.noise_rate = 0.0
     config.noise_kind = "symmetric"
+    config.noise_label_set = config_dict.placeholder(str)
     config.seed = 0
 
     config.epochs = config_dict.placeholder(int)
@@ -302,10 +307,29 @@ def _fill(values, dataset, model, loss_spec):
     return filled
 
 
+def _check_noise(resolved):
+    """Checks `noise_label_set` and `noise_rate` against `noise_kind`."""
+    kind, label_set = resolved["noise_kind"], resolved["noise_label_set"]
+    if kind != "human":
+        if label_set is not None:
+            raise ConfigError("noise_label_set", label_set,
+                              "expected None unless config.noise_kind='human'")
+        return
+    label_sets = cifar_n.LABEL_SETS.get(resolved["dataset"])
+    if label_sets is None:
+        raise ConfigError("noise_kind", kind, "human noise needs dataset "
+                          f"{' or '.join(cifar_n.LABEL_SETS)}")
+    _one_of("noise_label_set", label_set, tuple(label_sets))
+    if resolved["noise_rate"]:
+        raise ConfigError("noise_rate", resolved["noise_rate"], "expected 0 with "
+                          "human noise: its rate is measured from the label set")
+
+
 def _check(resolved):
     """Checks the fields that `_identity` did not; returns them normalised."""
     resolved["noise_rate"] = _number("noise_rate", resolved["noise_rate"], 0.0, 1.0)
     _one_of("noise_kind", resolved["noise_kind"], tuple(data.NOISE_KINDS))
+    _check_noise(resolved)
     _integer("seed", resolved["seed"], minimum=-(2**63))
     for name in ("learning_rate", "lr_decay"):
         resolved[name] = _number(name, resolved[name], positive=True)
@@ -350,6 +374,7 @@ class RunSpec:
     output_bias: float
     noise_rate: float
     noise_kind: str
+    noise_label_set: str | None
     seed: int
     epochs: int
     learning_rate: float
@@ -413,6 +438,7 @@ class RunSpec:
             batch_size=self.batch_size,
             noise_rate=self.noise_rate,
             noise_kind=self.noise_kind,
+            label_set=self.noise_label_set,
             seed=self.seed,
             augment=self.augment,
             train_size=self.train_size,
@@ -465,7 +491,8 @@ class RunSpec:
         """A readable, unique, file-name-safe id of the run's settings.
 
         `<dataset>-<model>-<loss text>-<noise>-seed<seed>`, e.g.
-        `cifar10-resnet32-mae*0.5-sym0.4-seed0`, followed by `-` and 10 hex
+        `cifar10-resnet32-mae*0.5-sym0.4-seed0` (human noise:
+        `cifar10_n-resnet32-ce-human-aggre-seed0`), followed by `-` and 10 hex
         digits of the sha256 of `non_default_settings()` when there are any
         (`digits-mlp1024-gce-sym0.4-seed0-1a2b3c4d5e`). A new field with a
         default therefore changes no existing id.
@@ -474,7 +501,8 @@ class RunSpec:
             self.dataset,
             self.model,
             self.loss_spec.text,
-            f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
+            f"human-{self.noise_label_set}" if self.noise_kind == "human"
+            else f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
             f"seed{self.seed}",
         ]
         differences = self.non_default_settings()

@@ -53,6 +53,7 @@ import time
 import warnings
 
 import keras
+import numpy as np
 
 import keras_robust
 import recipes
@@ -93,6 +94,21 @@ def load_data(spec, dataset=None):
     if spec.device_resident:
         return data.make_resident_data(dataset, spec.feed)
     return data.make_pipelines(dataset, spec.feed)
+
+
+def report_noise_rate(spec, run_data):
+    """The fraction of the run's training labels that differ from the true ones.
+
+    Printed for human noise, whose rate is measured, not set.
+    """
+    rate = float(np.mean(run_data.noisy_labels != run_data.y_train))
+    if spec.verbose and spec.noise_kind == "human":
+        print(
+            f"Human label set {spec.noise_label_set!r} of {spec.dataset}: "
+            f"{100 * rate:.2f}% of the {run_data.num_train_examples} "
+            "training labels are wrong."
+        )
+    return rate
 
 
 def check_steps_per_execution(spec, steps_per_epoch):
@@ -368,6 +384,7 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
     keras.utils.set_random_seed(spec.seed)
     with _dtype_policy(spec.mixed_precision), _released_custom_gradients():
         run_data = load_data(spec, data)
+        measured_noise_rate = report_noise_rate(spec, run_data)
         check_steps_per_execution(spec, run_data.steps_per_epoch)
         model = build_model(spec, run_data)
         compile_model(spec, model)
@@ -403,7 +420,9 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
             )
         if spec.save_model:
             atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
-        result = results.RunResult.from_history(spec, history, clock(), versions())
+        result = results.RunResult.from_history(
+            spec, history, clock(), versions(), measured_noise_rate
+        )
     results.write(workdir, result)
     checkpoint.delete(checkpoint.checkpoint_dir(workdir))
     # As stored (tuples become lists), so a rerun returns an equal result.

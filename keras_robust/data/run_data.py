@@ -170,8 +170,8 @@ class FeedSpec:
     Attributes:
         batch_size: Positive int, the training batch size.
         noise_rate: Noise rate `eta` in `[0, 1]`.
-        noise_kind: `"symmetric"` (the paper's), `"asymmetric"` or
-            `"pair_flip"`; see `noise.apply_label_noise`.
+        noise_kind: `"symmetric"` (the paper's), `"asymmetric"`,
+            `"pair_flip"` or `"human"`; see `noise.apply_label_noise`.
         seed: Integer seed of the noise, shuffling and augmentation.
         augment: Whether the training images are to be augmented (by the
             model's `device_augmentation()`; otherwise it only normalises).
@@ -182,6 +182,9 @@ class FeedSpec:
             `noise_kind="asymmetric"`.
         train_size: Optional positive int: use only the first `train_size`
             training examples (tests, quick runs). The test set is kept.
+        label_set: With `noise_kind="human"`, the dataset's human label
+            set whose labels the run trains on
+            (`Dataset.human_label_set`); None otherwise.
     """
 
     batch_size: int
@@ -192,6 +195,7 @@ class FeedSpec:
     eval_batch_size: int = 1000
     transition_matrix: object = dataclasses.field(default=None, compare=False)
     train_size: object = None
+    label_set: object = None
 
 
 def feed_spec(feed=None, **fields):
@@ -256,6 +260,9 @@ def prepare_run_data(dataset, feed=None, **fields):
         y_train = y_train[:train_size]
     if len(x_train) == 0:
         raise ValueError(f"The training set of {spec.name!r} is empty.")
+    human_labels = None
+    if feed.noise_kind == "human":
+        human_labels = dataset.human_label_set(feed.label_set)[: len(y_train)]
     noisy_labels, noise_mask = apply_label_noise(
         y_train,
         feed.noise_kind,
@@ -263,6 +270,7 @@ def prepare_run_data(dataset, feed=None, **fields):
         spec.num_classes,
         seed,
         transition_matrix=feed.transition_matrix,
+        human_labels=human_labels,
     )
     return RunData(
         spec=spec,
