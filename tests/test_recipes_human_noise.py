@@ -128,6 +128,16 @@ def test_run_data_trains_on_the_chosen_label_set(cifar10_n, label_set):
     np.testing.assert_array_equal(np.flatnonzero(run_data.noise_mask), wrong)
 
 
+def test_both_data_paths_feed_the_human_labels(cifar10_n):
+    feed = config_lib.resolve(human_config(noise_label_set="random2", batch_size=20)).feed
+    for run_data in (data.make_pipelines(cifar10_n, feed),
+                     data.make_resident_data(cifar10_n, feed)):
+        np.testing.assert_array_equal(run_data.noisy_labels, human("random2"))
+        np.testing.assert_array_equal(np.flatnonzero(run_data.noise_mask), WRONG["random2"])
+        [(_, labels)] = [batch for batch in run_data.false_label_dataset()]
+        np.testing.assert_array_equal(np.asarray(labels), CLEAN[WRONG["random2"]])
+
+
 def run_main(cwd, *args):
     """`recipes.main` in a new process whose TFDS serves `as_dataset`."""
     program = (
