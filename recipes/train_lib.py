@@ -65,6 +65,8 @@ from recipes import config as config_lib
 from recipes import results
 
 MODEL_FILENAME = "model.keras"
+#: The model's probabilities on the held-out fold (`spec.num_folds > 1`).
+HOLDOUT_FILENAME = "holdout_probabilities.npz"
 
 
 def load_data(spec, dataset=None):
@@ -109,6 +111,23 @@ def report_noise_rate(spec, run_data):
             "training labels are wrong."
         )
     return rate
+
+
+def save_holdout_probabilities(model, run_data, workdir):
+    """Writes `<workdir>/holdout_probabilities.npz`: the held-out fold's
+    `indices` (into the training set) and the model's softmax `probabilities`."""
+    logits = model.predict(
+        run_data.holdout_images, batch_size=run_data.eval_batch_size, verbose=0
+    )
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(keras.ops.cast(logits, "float32"), axis=-1)
+    )
+
+    def save(path):
+        with open(path, "wb") as file:
+            np.savez(file, indices=run_data.holdout_indices, probabilities=probabilities)
+
+    atomic_files.write_with(os.path.join(workdir, HOLDOUT_FILENAME), save)
 
 
 def check_steps_per_execution(spec, steps_per_epoch):
@@ -418,6 +437,8 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
                 verbose=spec.verbose,
                 shuffle=False,  # the stream is already shuffled per epoch
             )
+        if run_data.holdout_indices is not None:
+            save_holdout_probabilities(model, run_data, workdir)
         if spec.save_model:
             atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
         result = results.RunResult.from_history(

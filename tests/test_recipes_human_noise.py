@@ -105,9 +105,15 @@ def test_label_set_is_resolved_checked_and_named_in_the_run_id():
      "config.noise_rate=0.2: expected 0 with human noise: its rate is measured "
      "from the label set"),
     (dict(dataset="cifar10"),
-     "config.noise_kind='human': human noise needs dataset cifar10_n or cifar100_n"),
+     "config.noise_kind='human': needs cifar10_n or cifar100_n"),
     (dict(noise_kind="symmetric"),
-     "config.noise_label_set='aggre': expected None unless config.noise_kind='human'"),
+     "config.noise_label_set='aggre': expected None unless noise_kind='human'"),
+    (dict(num_folds=4),
+     "config.holdout_fold=None: expected an integer in [0, 4) with num_folds=4"),
+    (dict(num_folds=4, holdout_fold=4),
+     "config.holdout_fold=4: expected an integer in [0, 4) with num_folds=4"),
+    (dict(holdout_fold=0), "config.holdout_fold=0: expected None with num_folds=1"),
+    (dict(num_folds=0), "config.num_folds=0: expected a positive integer"),
 ])
 def test_bad_human_noise_settings_are_one_line(fields, message):
     with pytest.raises(config_lib.ConfigError) as raised:
