@@ -9,7 +9,8 @@ trains it with `model.fit` and records, after every epoch, the training
 loss, the test accuracy and the "false label accuracy" (paper Fig. 2, lower
 panels: the accuracy on the training images whose label was re-drawn,
 against their true labels). It writes `<workdir>/results.json` through
-`recipes.results`.
+`recipes.results`, and each epoch's metrics as TensorBoard events
+(`recipes.tensorboard_events`).
 
 Resumability: after every epoch the model and optimizer state and the
 history are checkpointed (`recipes.checkpoint`). A run killed mid-way
@@ -63,6 +64,7 @@ from recipes import atomic_files
 from recipes import checkpoint
 from recipes import config as config_lib
 from recipes import results
+from recipes import tensorboard_events
 
 MODEL_FILENAME = "model.keras"
 #: The model's probabilities on the held-out fold (`spec.num_folds > 1`).
@@ -227,8 +229,10 @@ class EpochMetrics(keras.callbacks.Callback):
         self.history["learning_rate"].append(self.spec.learning_rate_at(epoch))
 
 
-def training_callbacks(spec, run_data, history, checkpoint_directory, clock):
-    """The callbacks of a run, in order: schedule, augmentation seed, metrics, checkpoint."""
+def training_callbacks(spec, run_data, history, run_dir, clock):
+    """The callbacks of a run, in order: schedule, augmentation seed, metrics,
+    TensorBoard events (before the checkpoint: see `recipes.tensorboard_events`),
+    checkpoint."""
     return [
         keras.callbacks.LearningRateScheduler(
             lambda epoch, rate: spec.learning_rate_at(epoch)
@@ -237,7 +241,10 @@ def training_callbacks(spec, run_data, history, checkpoint_directory, clock):
         EpochMetrics(
             spec, history, run_data.test_dataset(), run_data.false_label_dataset()
         ),
-        checkpoint.SaveEveryEpoch(checkpoint_directory, spec.settings, history, clock),
+        tensorboard_events.EpochEvents(run_dir, history),
+        checkpoint.SaveEveryEpoch(
+            checkpoint.checkpoint_dir(run_dir), spec.settings, history, clock
+        ),
     ]
 
 
@@ -428,10 +435,7 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
                 initial_epoch=initial_epoch,
                 steps_per_epoch=run_data.steps_per_epoch,
                 callbacks=[
-                    *training_callbacks(
-                        spec, run_data, history,
-                        checkpoint.checkpoint_dir(workdir), clock,
-                    ),
+                    *training_callbacks(spec, run_data, history, workdir, clock),
                     *callbacks,
                 ],
                 verbose=spec.verbose,
