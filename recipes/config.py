@@ -39,8 +39,7 @@ Fields:
   there (`keras_robust.data.make_resident_data`, no tf.data).
 - `data_source`: `"tfds"` or `"keras"` (`keras.datasets`).
 - `train_size`: use only the first N training images (None: all).
-- `num_folds`, `holdout_fold`: with `k > 1` folds, hold out training examples
-  `i % k == holdout_fold`; the trainer saves its probabilities on them.
+- `num_folds`, `holdout_fold`: k folds; train without examples `i % k == holdout_fold`.
 - `eval_every`: evaluate the test and false-label accuracy every N epochs
   and after the last one (1: the paper's per-epoch curves).
 - `deterministic`: TensorFlow op determinism, for exact resumes.
