@@ -25,7 +25,8 @@ Fields:
   3.2; None: 0, or the starred loss's eps; a starred `loss` and another
   eps here are refused).
 - `noise_rate`, `noise_kind`: label noise (`"symmetric"`, the paper's;
-  `"asymmetric"`, `"pair_flip"`).
+  `"asymmetric"`, `"pair_flip"`; `"human"`: rate 0, the label set's counts).
+- `noise_label_set`: `noise_kind="human"`'s label set, in `cifar_n.LABEL_SETS`.
 - `seed`: seed of the initialisation, noise, shuffling and augmentation.
 - `epochs`, `learning_rate`, `lr_schedule` (`"step"`, `"exponential"`,
   `"constant"`), `lr_boundaries`, `lr_decay`, `momentum`, `weight_decay`
@@ -38,6 +39,7 @@ Fields:
   there (`keras_robust.data.make_resident_data`, no tf.data).
 - `data_source`: `"tfds"` or `"keras"` (`keras.datasets`).
 - `train_size`: use only the first N training images (None: all).
+- `num_folds`, `holdout_fold`: k folds; train without examples `i % k == holdout_fold`.
 - `eval_every`: evaluate the test and false-label accuracy every N epochs
   and after the last one (1: the paper's per-epoch curves).
 - `deterministic`: TensorFlow op determinism, for exact resumes.
@@ -66,6 +68,7 @@ import zoo
 from keras_robust import data
 from keras_robust import losses as robust_losses
 from keras_robust import presets
+from keras_robust.data import cifar_n
 from recipes import protocols
 
 MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -74,7 +77,7 @@ UNCOMPUTED_FIELDS = ("data_dir", "verbose", "save_model")
 #: Fields that name a run readably in its id; the others are hashed.
 IDENTITY_FIELDS = (
     "dataset", "model", "loss", "output_bias", "noise_kind", "noise_rate",
-    "seed",
+    "noise_label_set", "seed",
 )
 _NOISE_TAGS = {"symmetric": "sym", "asymmetric": "asym", "pair_flip": "pair"}
 _PROTOCOL_FIELDS = (
@@ -124,6 +127,7 @@ def get_default_config():
     config.output_bias = config_dict.placeholder(float)
     config.noise_rate = 0.0
     config.noise_kind = "symmetric"
+    config.noise_label_set = config_dict.placeholder(str)
     config.seed = 0
 
     config.epochs = config_dict.placeholder(int)
@@ -142,6 +146,8 @@ def get_default_config():
     config.device_resident = False
     config.data_source = "tfds"
     config.train_size = config_dict.placeholder(int)
+    config.num_folds = 1
+    config.holdout_fold = config_dict.placeholder(int)
     config.eval_every = 1
     config.deterministic = True
     config.data_dir = config_dict.placeholder(str)
@@ -302,10 +308,29 @@ def _fill(values, dataset, model, loss_spec):
     return filled
 
 
+def _check_data_fields(resolved):
+    """Checks `noise_label_set` and `noise_rate` against `noise_kind`, and the folds."""
+    label_set, sets = resolved["noise_label_set"], cifar_n.LABEL_SETS.get(resolved["dataset"])
+    if resolved["noise_kind"] != "human" and label_set is not None:
+        raise ConfigError("noise_label_set", label_set, "expected None unless noise_kind='human'")
+    if resolved["noise_kind"] == "human":
+        if sets is None:
+            raise ConfigError("noise_kind", "human", f"needs {' or '.join(cifar_n.LABEL_SETS)}")
+        _one_of("noise_label_set", label_set, tuple(sets))
+        if resolved["noise_rate"]:
+            raise ConfigError("noise_rate", resolved["noise_rate"], "expected 0 with human "
+                              "noise: its rate is measured from the label set")
+    folds, fold = _integer("num_folds", resolved["num_folds"]), resolved["holdout_fold"]
+    if fold is not None if folds == 1 else type(fold) is not int or fold not in range(folds):
+        allowed = "None" if folds == 1 else f"an integer in [0, {folds})"
+        raise ConfigError("holdout_fold", fold, f"expected {allowed} with num_folds={folds}")
+
+
 def _check(resolved):
     """Checks the fields that `_identity` did not; returns them normalised."""
     resolved["noise_rate"] = _number("noise_rate", resolved["noise_rate"], 0.0, 1.0)
     _one_of("noise_kind", resolved["noise_kind"], tuple(data.NOISE_KINDS))
+    _check_data_fields(resolved)
     _integer("seed", resolved["seed"], minimum=-(2**63))
     for name in ("learning_rate", "lr_decay"):
         resolved[name] = _number(name, resolved[name], positive=True)
@@ -350,6 +375,7 @@ class RunSpec:
     output_bias: float
     noise_rate: float
     noise_kind: str
+    noise_label_set: str | None
     seed: int
     epochs: int
     learning_rate: float
@@ -366,6 +392,8 @@ class RunSpec:
     device_resident: bool
     data_source: str
     train_size: int | None
+    num_folds: int
+    holdout_fold: int | None
     eval_every: int
     deterministic: bool
     data_dir: str | None
@@ -413,9 +441,12 @@ class RunSpec:
             batch_size=self.batch_size,
             noise_rate=self.noise_rate,
             noise_kind=self.noise_kind,
+            label_set=self.noise_label_set,
             seed=self.seed,
             augment=self.augment,
             train_size=self.train_size,
+            num_folds=self.num_folds,
+            holdout_fold=self.holdout_fold,
         )
 
     def learning_rate_at(self, epoch):
@@ -465,7 +496,7 @@ class RunSpec:
         """A readable, unique, file-name-safe id of the run's settings.
 
         `<dataset>-<model>-<loss text>-<noise>-seed<seed>`, e.g.
-        `cifar10-resnet32-mae*0.5-sym0.4-seed0`, followed by `-` and 10 hex
+        `cifar10_n-resnet32-ce-human-aggre-seed0`, followed by `-` and 10 hex
         digits of the sha256 of `non_default_settings()` when there are any
         (`digits-mlp1024-gce-sym0.4-seed0-1a2b3c4d5e`). A new field with a
         default therefore changes no existing id.
@@ -474,7 +505,8 @@ class RunSpec:
             self.dataset,
             self.model,
             self.loss_spec.text,
-            f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
+            f"human-{self.noise_label_set}" if self.noise_kind == "human"
+            else f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
             f"seed{self.seed}",
         ]
         differences = self.non_default_settings()

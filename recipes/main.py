@@ -15,6 +15,10 @@ every point of its sweep once, in `<workdir>/<run id>/`
 
     python -m recipes.main --config=quickstart --workdir=runs/quickstart
 
+When every run finished, a config's `summarize(results, workdir)`, if it
+has one, is printed after the report (`estimate_noise`: the estimated
+noise rate and the loss chosen for it).
+
 `--config` takes a path, a path relative to the installed package
 (`recipes/configs/table2.py`) or just a config's name (`table2`), with an
 optional `:arg` for the config's own options. The config file is loaded
@@ -493,6 +497,9 @@ def main(argv):
         )
         if not environment.is_worker:
             print(report.write_report(finished, workdir))
+            summarize = getattr(loaded.module, "summarize", None)
+            if summarize is not None and len(finished) == len(specs):
+                print(summarize(finished, workdir))
             print(
                 f"{len(finished)} of {len(specs)} runs finished in {workdir}; "
                 f"this command took {progress.format_duration(time.monotonic() - start)}."

@@ -54,6 +54,7 @@ import time
 import warnings
 
 import keras
+import numpy as np
 
 import keras_robust
 import recipes
@@ -66,6 +67,8 @@ from recipes import results
 from recipes import tensorboard_events
 
 MODEL_FILENAME = "model.keras"
+#: The model's probabilities on the held-out fold (`spec.num_folds > 1`).
+HOLDOUT_FILENAME = "holdout_probabilities.npz"
 
 
 def load_data(spec, dataset=None):
@@ -95,6 +98,38 @@ def load_data(spec, dataset=None):
     if spec.device_resident:
         return data.make_resident_data(dataset, spec.feed)
     return data.make_pipelines(dataset, spec.feed)
+
+
+def report_noise_rate(spec, run_data):
+    """The fraction of the run's training labels that differ from the true ones.
+
+    Printed for human noise, whose rate is measured, not set.
+    """
+    rate = float(np.mean(run_data.noisy_labels != run_data.y_train))
+    if spec.verbose and spec.noise_kind == "human":
+        print(
+            f"Human label set {spec.noise_label_set!r} of {spec.dataset}: "
+            f"{100 * rate:.2f}% of the {run_data.num_train_examples} "
+            "training labels are wrong."
+        )
+    return rate
+
+
+def save_holdout_probabilities(model, run_data, workdir):
+    """Writes `<workdir>/holdout_probabilities.npz`: the held-out fold's
+    `indices` (into the training set) and the model's softmax `probabilities`."""
+    logits = model.predict(
+        run_data.holdout_images, batch_size=run_data.eval_batch_size, verbose=0
+    )
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(keras.ops.cast(logits, "float32"), axis=-1)
+    )
+
+    def save(path):
+        with open(path, "wb") as file:
+            np.savez(file, indices=run_data.holdout_indices, probabilities=probabilities)
+
+    atomic_files.write_with(os.path.join(workdir, HOLDOUT_FILENAME), save)
 
 
 def check_steps_per_execution(spec, steps_per_epoch):
@@ -375,6 +410,7 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
     keras.utils.set_random_seed(spec.seed)
     with _dtype_policy(spec.mixed_precision), _released_custom_gradients():
         run_data = load_data(spec, data)
+        measured_noise_rate = report_noise_rate(spec, run_data)
         check_steps_per_execution(spec, run_data.steps_per_epoch)
         model = build_model(spec, run_data)
         compile_model(spec, model)
@@ -405,9 +441,13 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
                 verbose=spec.verbose,
                 shuffle=False,  # the stream is already shuffled per epoch
             )
+        if run_data.holdout_indices is not None:
+            save_holdout_probabilities(model, run_data, workdir)
         if spec.save_model:
             atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
-        result = results.RunResult.from_history(spec, history, clock(), versions())
+        result = results.RunResult.from_history(
+            spec, history, clock(), versions(), measured_noise_rate
+        )
     results.write(workdir, result)
     checkpoint.delete(checkpoint.checkpoint_dir(workdir))
     # As stored (tuples become lists), so a rerun returns an equal result.
