@@ -57,7 +57,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import re
 import types
 
@@ -68,10 +67,10 @@ import zoo
 from keras_robust import data
 from keras_robust import losses as robust_losses
 from keras_robust import presets
-from keras_robust.data import cifar_n
+from recipes import field_checks
 from recipes import protocols
+from recipes.field_checks import ConfigError
 
-MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 #: Fields that do not change what a run computes.
 UNCOMPUTED_FIELDS = ("data_dir", "verbose", "save_model")
 #: Fields that name a run readably in its id; the others are hashed.
@@ -84,16 +83,6 @@ _PROTOCOL_FIELDS = (
     "learning_rate", "lr_schedule", "lr_boundaries", "lr_decay", "momentum",
     "weight_decay", "batch_size", "epochs", "augment",
 )
-
-
-class ConfigError(ValueError):
-    """A config field with a value that is not allowed (one-line message)."""
-
-    def __init__(self, field, value, allowed):
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"config.{field}={value!r}: {allowed}")
 
 
 class SweptFieldError(ConfigError):
@@ -156,53 +145,6 @@ def get_default_config():
     return config
 
 
-# ---------------------------------------------------------------------------
-# Checks: each raises ConfigError naming the field, the value and the rule.
-# ---------------------------------------------------------------------------
-
-
-def _one_of(field, value, allowed):
-    if value not in allowed:
-        raise ConfigError(
-            field, value, f"expected one of {', '.join(map(str, allowed))}"
-        )
-    return value
-
-
-def _number(field, value, minimum=None, maximum=None, positive=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(field, value, "expected a number")
-    value = float(value)
-    bad = not math.isfinite(value)
-    bad |= minimum is not None and value < minimum
-    bad |= maximum is not None and value > maximum
-    bad |= positive and value <= 0
-    if bad:
-        if positive:
-            rule = "expected a finite number > 0"
-        elif maximum is not None:
-            rule = f"expected a number in [{minimum:g}, {maximum:g}]"
-        elif minimum is not None:
-            rule = f"expected a finite number >= {minimum:g}"
-        else:
-            rule = "expected a finite number"
-        raise ConfigError(field, value, rule)
-    return value
-
-
-def _integer(field, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(field, value, f"expected {rule}")
-    return value
-
-
-def _boolean(field, value):
-    if not isinstance(value, bool):
-        raise ConfigError(field, value, "expected True or False")
-    return value
-
-
 def _one_line(error):
     return " ".join(str(error).split())
 
@@ -222,7 +164,7 @@ def _loss_spec(loss, output_bias, classes):
         raise ConfigError("loss", loss, _one_line(error)) from None
     if output_bias is None:
         return spec
-    eps = _number("output_bias", output_bias)
+    eps = field_checks.number("output_bias", output_bias)
     if "*" in loss and eps != spec.output_bias:
         raise ConfigError(
             "output_bias", output_bias,
@@ -245,19 +187,6 @@ def _check_loss(loss_spec, kwargs):
         ) from None
 
 
-def _lr_boundaries(value):
-    if not isinstance(value, (tuple, list)):
-        raise ConfigError("lr_boundaries", value, "expected a tuple of epochs")
-    boundaries = tuple(value)
-    if any(isinstance(b, bool) or not isinstance(b, int) or b < 0
-           for b in boundaries) or list(boundaries) != sorted(boundaries):
-        raise ConfigError(
-            "lr_boundaries", value,
-            "expected increasing non-negative integer epochs, e.g. (100, 150)",
-        )
-    return boundaries
-
-
 def _values(config):
     """`config`'s fields over the defaults, as a plain dict."""
     if isinstance(config, ml_collections.ConfigDict):
@@ -275,10 +204,10 @@ def _values(config):
 
 def _identity(values):
     """`(dataset, model, LossSpec)`, checked: what the protocol depends on."""
-    dataset = _one_of("dataset", values["dataset"], tuple(data.DATASETS))
+    dataset = field_checks.one_of("dataset", values["dataset"], tuple(data.DATASETS))
     if not isinstance(values["model"], str):
         raise ConfigError("model", values["model"], "expected a model name")
-    model = _one_of("model", values["model"].lower(), tuple(zoo.MODELS))
+    model = field_checks.one_of("model", values["model"].lower(), tuple(zoo.MODELS))
     loss_spec = _loss_spec(values["loss"], values["output_bias"], num_classes(dataset))
     return dataset, model, loss_spec
 
@@ -306,51 +235,6 @@ def _fill(values, dataset, model, loss_spec):
             model, dataset, loss_spec.text
         )
     return filled
-
-
-def _check_data_fields(resolved):
-    """Checks `noise_label_set` and `noise_rate` against `noise_kind`, and the folds."""
-    label_set, sets = resolved["noise_label_set"], cifar_n.LABEL_SETS.get(resolved["dataset"])
-    if resolved["noise_kind"] != "human" and label_set is not None:
-        raise ConfigError("noise_label_set", label_set, "expected None unless noise_kind='human'")
-    if resolved["noise_kind"] == "human":
-        if sets is None:
-            raise ConfigError("noise_kind", "human", f"needs {' or '.join(cifar_n.LABEL_SETS)}")
-        _one_of("noise_label_set", label_set, tuple(sets))
-        if resolved["noise_rate"]:
-            raise ConfigError("noise_rate", resolved["noise_rate"], "expected 0 with human "
-                              "noise: its rate is measured from the label set")
-    folds, fold = _integer("num_folds", resolved["num_folds"]), resolved["holdout_fold"]
-    if fold is not None if folds == 1 else type(fold) is not int or fold not in range(folds):
-        allowed = "None" if folds == 1 else f"an integer in [0, {folds})"
-        raise ConfigError("holdout_fold", fold, f"expected {allowed} with num_folds={folds}")
-
-
-def _check(resolved):
-    """Checks the fields that `_identity` did not; returns them normalised."""
-    resolved["noise_rate"] = _number("noise_rate", resolved["noise_rate"], 0.0, 1.0)
-    _one_of("noise_kind", resolved["noise_kind"], tuple(data.NOISE_KINDS))
-    _check_data_fields(resolved)
-    _integer("seed", resolved["seed"], minimum=-(2**63))
-    for name in ("learning_rate", "lr_decay"):
-        resolved[name] = _number(name, resolved[name], positive=True)
-    for name in ("momentum", "weight_decay"):
-        resolved[name] = _number(name, resolved[name], minimum=0.0)
-    _one_of("lr_schedule", resolved["lr_schedule"], protocols.LR_SCHEDULES)
-    resolved["lr_boundaries"] = _lr_boundaries(resolved["lr_boundaries"])
-    for name in ("epochs", "batch_size", "steps_per_execution", "eval_every"):
-        _integer(name, resolved[name])
-    if resolved["train_size"] is not None:
-        _integer("train_size", resolved["train_size"])
-    for name in ("augment", "jit_compile", "device_resident", "deterministic",
-                 "save_model"):
-        _boolean(name, resolved[name])
-    _one_of("mixed_precision", resolved["mixed_precision"], MIXED_PRECISION_POLICIES)
-    _one_of("data_source", resolved["data_source"], data.DATA_SOURCES)
-    if resolved["data_dir"] is not None and not isinstance(resolved["data_dir"], str):
-        raise ConfigError("data_dir", resolved["data_dir"], "expected None or a path")
-    _one_of("verbose", resolved["verbose"], (0, 1, 2))
-    return resolved
 
 
 def _json(value):
@@ -537,7 +421,7 @@ def resolve(config):
     """
     values = _values(config)
     dataset, model, loss_spec = _identity(values)
-    resolved = _check(_fill(values, dataset, model, loss_spec))
+    resolved = field_checks.check_fields(_fill(values, dataset, model, loss_spec))
     _check_loss(loss_spec, resolved["loss_kwargs"])
     baseline = _values({name: resolved[name] for name in IDENTITY_FIELDS})
     baseline = _fill(baseline, dataset, model, loss_spec)

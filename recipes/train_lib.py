@@ -118,9 +118,13 @@ def report_noise_rate(spec, run_data):
 def save_holdout_probabilities(model, run_data, workdir):
     """Writes `<workdir>/holdout_probabilities.npz`: the held-out fold's
     `indices` (into the training set) and the model's softmax `probabilities`."""
-    logits = model.predict(
-        run_data.holdout_images, batch_size=run_data.eval_batch_size, verbose=0
-    )
+    # Batch by batch: `model.predict` on an array builds a tf.data pipeline
+    # whose op TensorFlow 2.21 logs an error line about.
+    images, size = run_data.holdout_images, run_data.eval_batch_size
+    logits = np.concatenate([
+        keras.ops.convert_to_numpy(model.predict_on_batch(images[start : start + size]))
+        for start in range(0, len(images), size)
+    ])
     probabilities = keras.ops.convert_to_numpy(
         keras.ops.softmax(keras.ops.cast(logits, "float32"), axis=-1)
     )
