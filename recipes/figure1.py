@@ -242,14 +242,14 @@ def draw_figure(panels):
     for index, (axis, panel) in enumerate(zip(axes, panels)):
         histogram_axis = axis.twinx()
         for (bias, histogram), color in zip(
-            panel["histograms"].items(), ("tab:blue", "tab:green")
+            panel["histograms"].items(), styles.HISTOGRAM_COLORS
         ):
             histogram_axis.fill_between(
                 histogram["centers"],
                 histogram["density"],
                 step="mid",
                 color=color,
-                alpha=0.2,
+                alpha=0.4,
                 label=f"histogram of initial z_k + {bias:g}" if bias
                 else "histogram of initial z_k",
             )

@@ -45,6 +45,9 @@ BASE_STYLES = {
 }
 #: Styles for losses without an entry in `BASE_STYLES`.
 FALLBACK_STYLES = (("#bcbd22", "h"), ("#17becf", "p"), ("#393b79", "<"), ("#637939", ">"))
+#: Fill colours of Fig. 1's logit histograms (unbiased, then shifted by eps):
+#: light hues that no loss uses, so a histogram is never read as a loss.
+HISTOGRAM_COLORS = ("#9edae5", "#dbdb8d")
 #: Losses with long tails towards outliers, drawn dashed.
 LONG_TAILED = frozenset({"ce", "gce", "sce", "bitemp"})
 #: The marker of every starred variant.
