@@ -4,12 +4,14 @@ One job per module (the shape of flax's examples and big_vision):
 
 - `recipes/configs/`: one file per experiment, `get_config()` and, for a
   sweep, `get_sweep()`, each with its launch command in its docstring
-  (`default`, `quickstart`, `table2`, `table3`, `lr_grid`).
+  (`default`, `quickstart`, `offline_replication`, `table2`, `table3`,
+  `lr_grid`, `cifar_n`, `estimate_noise`).
 - `recipes.main`: runs any config, `python -m recipes.main
   --config=recipes/configs/quickstart.py --workdir=runs/quickstart`.
 - `recipes.config`: the settings of one run, their defaults, and their
   resolution into a `RunSpec` (with the run id), once before any
-  training; `recipes.protocols`: the networks' training protocols.
+  training; `recipes.field_checks`: the checks of every setting;
+  `recipes.protocols`: the networks' training protocols.
 - `recipes.train_lib`: `train_and_evaluate(spec, workdir)`;
   `recipes.checkpoint`: a run's resumable state.
 - `recipes.results`: the one record of a finished run (`results.json`).
@@ -26,8 +28,13 @@ One job per module (the shape of flax's examples and big_vision):
   left), `recipes.status` (`--status`: a sweep's runs by state, read
   without changing anything), `recipes.tensorboard_events` (each run's
   per-epoch curves for TensorBoard).
-- `recipes.report`: statistics, Markdown tables and curves of finished
-  runs beside the paper's numbers (`recipes.paper_results`).
+- the report of finished runs beside the paper's numbers
+  (`recipes.paper_results`): `recipes.report` (writes it; its command
+  line), `recipes.blocks` (runs grouped into tables), `recipes.tables` and
+  `recipes.human_tables` (Markdown), `recipes.agreement` (rankings against
+  the paper), `recipes.statistics` (mean, standard error, Kendall's tau
+  and its bootstrap), `recipes.learning_rate_choice`, `recipes.curves`
+  (learning curves) and `recipes.styles` (one colour and marker per loss).
 - `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.
 - `recipes.atomic_files`: the atomic writers behind every output file;
   `recipes.cli`: command-line mistakes as one line.
