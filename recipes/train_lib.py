@@ -26,7 +26,7 @@ Every step reads the run's `recipes.config.RunSpec`, resolved once before
 (`recipes.config.resolve`); nothing here resolves or checks a config
 again. The steps are public for reuse (benchmarks, notebooks):
 `load_data`, `check_steps_per_execution`, `build_model`, `compile_model`,
-`training_callbacks`, `versions`.
+`Evaluation`, `training_callbacks`, `versions`.
 
 Example:
 
@@ -53,6 +53,7 @@ import time
 import warnings
 
 import keras
+import numpy as np
 
 import keras_robust
 import recipes
@@ -155,35 +156,74 @@ def empty_history():
     return {key: [] for key in results.HISTORY_KEYS}
 
 
+class Evaluation:
+    """The test and false-label accuracy of a model, in one compiled pass.
+
+    The test images and the false-label images (the training images whose
+    `noise_mask` is set, with their true labels) are joined once, padded to
+    whole batches of `batch_size` (at most `run_data.eval_batch_size`), and
+    predicted batch by batch with `model.predict_on_batch`: one compiled
+    inference of one shape, without `model.evaluate`'s per-call set-up. The
+    accuracy of each set is its count of correct argmax predictions over
+    its size, computed in float32 as Keras's `SparseCategoricalAccuracy`
+    does, so it equals `model.evaluate(...)["accuracy"]` on the same logits.
+
+    Args:
+        run_data: The run's `keras_robust.data.RunData` (its NumPy arrays).
+    """
+
+    def __init__(self, run_data):
+        false_labels = np.flatnonzero(run_data.noise_mask)
+        images = np.concatenate([run_data.x_test, run_data.x_train[false_labels]])
+        self.labels = np.concatenate([run_data.y_test, run_data.y_train[false_labels]])
+        self.sizes = (len(run_data.y_test), len(false_labels))
+        self.batch_size = min(run_data.eval_batch_size, len(images))
+        padding = -len(images) % self.batch_size
+        self.images = np.concatenate([images, np.zeros_like(images[:padding])])
+
+    def predictions(self, model):
+        """The argmax predictions of `model` on the joined images."""
+        batches = [
+            keras.ops.convert_to_numpy(
+                model.predict_on_batch(self.images[start : start + self.batch_size])
+            ).argmax(axis=-1)
+            for start in range(0, len(self.images), self.batch_size)
+        ]
+        return np.concatenate(batches)[: len(self.labels)]
+
+    def __call__(self, model):
+        """`(test accuracy, false-label accuracy)`; the latter None without noise."""
+        correct = self.predictions(model) == self.labels
+        test, false_label = np.split(correct, [self.sizes[0]])
+        accuracies = [
+            float(np.float32(part.sum()) / np.float32(part.size)) if part.size else None
+            for part in (test, false_label)
+        ]
+        return tuple(accuracies)
+
+
 class EpochMetrics(keras.callbacks.Callback):
     """Appends the epoch's loss, accuracies and learning rate to `history`.
 
-    The test and false-label accuracies are evaluated every
-    `spec.eval_every` epochs and after the last one (None in between),
-    and added to the epoch logs.
+    The test and false-label accuracies (`evaluation`, an `Evaluation`) are
+    evaluated every `spec.eval_every` epochs and after the last one (None
+    in between), and added to the epoch logs.
     """
 
-    def __init__(self, spec, history, test_data, false_label_data):
+    def __init__(self, spec, history, evaluation):
         super().__init__()
         self.spec = spec
         self.history = history
-        self.test_data = test_data
-        self.false_label_data = false_label_data
-
-    def accuracy(self, dataset):
-        """The model's accuracy on `dataset`."""
-        return float(
-            self.model.evaluate(dataset, verbose=0, return_dict=True)["accuracy"]
-        )
+        self.evaluation = evaluation
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         test_accuracy = false_label_accuracy = None
         last = epoch + 1 == self.spec.epochs
         if (epoch + 1) % self.spec.eval_every == 0 or last:
-            test_accuracy = logs["test_accuracy"] = self.accuracy(self.test_data)
-            if self.false_label_data is not None:
-                false_label_accuracy = self.accuracy(self.false_label_data)
+            test_accuracy, false_label_accuracy = self.evaluation(self.model)
+            logs["test_accuracy"] = test_accuracy
+            if false_label_accuracy is not None:
                 logs["false_label_accuracy"] = false_label_accuracy
         self.history["epoch"].append(epoch + 1)
         self.history["train_loss"].append(float(logs["loss"]))
@@ -193,15 +233,14 @@ class EpochMetrics(keras.callbacks.Callback):
 
 
 def training_callbacks(spec, run_data, history, checkpoint_directory, clock):
-    """The callbacks of a run, in order: schedule, augmentation seed, metrics, checkpoint."""
+    """The callbacks of a run, in order: schedule, augmentation seed, metrics,
+    checkpoint (a `checkpoint.SaveEveryEpoch`, last)."""
     return [
         keras.callbacks.LearningRateScheduler(
             lambda epoch, rate: spec.learning_rate_at(epoch)
         ),
         data.ReseedAugmentation(),
-        EpochMetrics(
-            spec, history, run_data.test_dataset(), run_data.false_label_dataset()
-        ),
+        EpochMetrics(spec, history, Evaluation(run_data)),
         checkpoint.SaveEveryEpoch(checkpoint_directory, spec.settings, history, clock),
     ]
 
@@ -386,21 +425,22 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
             return previous_seconds + time.monotonic() - start
 
         if initial_epoch < spec.epochs:
-            model.fit(
-                run_data.train_dataset(start_epoch=initial_epoch),
-                epochs=spec.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=run_data.steps_per_epoch,
-                callbacks=[
-                    *training_callbacks(
-                        spec, run_data, history,
-                        checkpoint.checkpoint_dir(workdir), clock,
-                    ),
-                    *callbacks,
-                ],
-                verbose=spec.verbose,
-                shuffle=False,  # the stream is already shuffled per epoch
+            run_callbacks = training_callbacks(
+                spec, run_data, history, checkpoint.checkpoint_dir(workdir), clock
             )
+            try:
+                model.fit(
+                    run_data.train_dataset(start_epoch=initial_epoch),
+                    epochs=spec.epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=run_data.steps_per_epoch,
+                    callbacks=[*run_callbacks, *callbacks],
+                    verbose=spec.verbose,
+                    shuffle=False,  # the stream is already shuffled per epoch
+                )
+            finally:
+                # After an interruption too: the last finished epoch is saved.
+                run_callbacks[-1].wait()
         if spec.save_model:
             atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
         result = results.RunResult.from_history(spec, history, clock(), versions())
