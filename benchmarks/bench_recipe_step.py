@@ -16,7 +16,10 @@ per training step:
 - `recipe <backend>`: a whole `recipes.train_lib.train_and_evaluate` run of
   the resolved spec with `data=` the in-memory dataset, in a fresh run
   directory: its wall time over its training steps, evaluation of the test
-  and false-label sets every epoch and a checkpoint every epoch included.
+  and false-label sets every epoch and a checkpoint every epoch included;
+  `recipe jax, compilation cache` is the same with jax's persistent
+  compilation cache on (what the second and later runs of a model and loss
+  in a sweep would see with it).
 
 Each backend runs in its own worker process (a process has one Keras
 backend); the main process asks the workers for one measurement at a
@@ -52,8 +55,13 @@ from unittest import mock
 
 import common
 
-MLP_CANDIDATES = {
+# The candidates of each worker process; a worker's Keras backend is the
+# first word of its name. "jax-cache" runs the recipe with jax's persistent
+# compilation cache (in a directory of its own, filled by its warm-up run),
+# as a sweep's later runs of the same model and loss would.
+WORKERS = {
     "jax": ("gemm floor", "fit jax", "recipe jax"),
+    "jax-cache": ("recipe jax, compilation cache",),
     "tensorflow": ("fit tensorflow", "fit tensorflow XLA", "recipe tensorflow"),
 }
 BASELINE = "fit jax"
@@ -249,7 +257,13 @@ def worker(args):
     """A backend's worker: reads candidate names, answers JSON lines."""
     dataset = benchmark_dataset(args)
     candidates = {}
-    for name in MLP_CANDIDATES[args.worker]:
+    if args.worker == "jax-cache":
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="jax-cache-"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    for name in WORKERS[args.worker]:
         if name == "gemm floor":
             if not args.resnet:
                 candidates[name] = gemm_floor_candidate(args, dataset)
@@ -268,10 +282,10 @@ def worker(args):
 class Worker:
     """A worker process of one backend, driven over its standard streams."""
 
-    def __init__(self, backend, argv):
-        environment = {**os.environ, "KERAS_BACKEND": backend}
+    def __init__(self, kind, argv):
+        environment = {**os.environ, "KERAS_BACKEND": kind.split("-")[0]}
         self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), *argv, f"--worker={backend}"],
+            [sys.executable, os.path.abspath(__file__), *argv, f"--worker={kind}"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment,
         )
         self.names = self._read()["ready"]
@@ -301,12 +315,15 @@ def main():
     parser.add_argument("--project_epochs", type=int, default=20,
                         help="also project each recipe run to this many epochs (the quickstart's 20)")
     parser.add_argument("--resnet", action="store_true", help="ResNet-32 on CIFAR-shaped data")
-    parser.add_argument("--worker", choices=sorted(MLP_CANDIDATES), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.resnet and args.train_size is None:
         args.train_size = 1280
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # workers inherit it
+    if args.epochs < 2:
+        parser.error(f"--epochs must be at least 2 (the first one compiles). Received: {args.epochs}")
     if args.worker:
-        common.setup(args.worker)
+        common.setup(args.worker.split("-")[0])
         return worker(args)
     common.setup("tensorflow")
     argv = [f"--epochs={args.epochs}", f"--project_epochs={args.project_epochs}"] + (["--resnet"] if args.resnet else [])
@@ -315,7 +332,7 @@ def main():
     print(common.machine_summary())
     model = "ResNet-32 on CIFAR-shaped random data" if args.resnet else "MLP1024 on digit pairs"
     print(f"{model}; recipe runs of {args.epochs} epochs; {args.rounds} rounds", flush=True)
-    workers = [Worker(backend, argv) for backend in MLP_CANDIDATES]
+    workers = [Worker(kind, argv) for kind in WORKERS]
     try:
         owners = {name: w for w in workers for name in w.names}
         breakdowns = {name: [] for name in owners if name.startswith("recipe")}

@@ -8,12 +8,14 @@ run's output bias) and `zoo.TorchSGD` (PyTorch's coupled weight decay),
 trains it with `model.fit` and records, after every epoch, the training
 loss, the test accuracy and the "false label accuracy" (paper Fig. 2, lower
 panels: the accuracy on the training images whose label was re-drawn,
-against their true labels). It writes `<workdir>/results.json` through
-`recipes.results`.
+against their true labels; both in one compiled pass, `Evaluation`). It
+writes `<workdir>/results.json` through `recipes.results`.
 
 Resumability: after every epoch the model and optimizer state and the
-history are checkpointed (`recipes.checkpoint`). A run killed mid-way
-resumes from its last finished epoch and, since every epoch of the data
+history are checkpointed (`recipes.checkpoint`; copied at the epoch's end,
+written while the next epoch trains). A run killed mid-way resumes from its
+last saved epoch (the last finished one, or the one before while its
+checkpoint was being written) and, since every epoch of the data
 stream and of the augmentation depends only on `(seed, epoch)` and ops are
 deterministic (`spec.deterministic`), ends with the same numbers as an
 uninterrupted run. A finished run is not trained again; a run directory
