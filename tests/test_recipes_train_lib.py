@@ -1,6 +1,7 @@
 """Tests of recipes.train_lib.train_and_evaluate on the offline "digits" set."""
 
 import os
+import time
 
 import keras
 import numpy as np
@@ -242,3 +243,21 @@ def test_evaluation_without_noise_has_no_false_label_accuracy():
     assert test_accuracy == pytest.approx(
         model.evaluate(run_data.test_dataset(), verbose=0, return_dict=True)["accuracy"]
     )
+
+
+def test_a_killed_run_waits_for_the_checkpoint_being_written(tmp_path, kill_after, monkeypatch):
+    # The checkpoint of the last finished epoch is written in the background;
+    # an interrupted `fit` still leaves it on disk.
+    write = checkpoint.write
+
+    def slow_write(*args):
+        time.sleep(0.5)
+        write(*args)
+
+    monkeypatch.setattr(checkpoint, "write", slow_write)
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(
+            tiny_spec(train_size=64), tmp_path, callbacks=[kill_after(2)]
+        )
+    loaded = checkpoint.load(checkpoint.checkpoint_dir(tmp_path))
+    assert loaded.state["epoch"] == 2 and loaded.state["history"]["epoch"] == [1, 2]
