@@ -143,6 +143,10 @@ SMOKE = {
         "--workdir=runs/digits-jax --config.dataset=digits --config.model=resnet32 "
         "--config.loss='mae*' --config.noise_rate=0.4 --config.device_resident=True "
         f"{SMALL}",
+    # docs/data.md.
+    "python -m recipes.main --config=estimate_noise --workdir=runs/estimate_noise":
+        "python -m recipes.main --config=estimate_noise:folds=2 "
+        f"--workdir=runs/estimate_noise {SMALL}",
     # docs/reliability.md.
     "python benchmarks/soak_sweep.py --minutes=7":
         'python "$CHECKOUT/benchmarks/soak_sweep.py" --minutes=0.01 --losses=ce '

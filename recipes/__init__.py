@@ -22,6 +22,10 @@ One job per module (the shape of flax's examples and big_vision):
   (the sweep's environment variables, read once), `recipes.lease` (who
   holds a run or a worker now: a lease file with a heartbeat), and
   `recipes.grid` (the command that joins a started sweep).
+- watching long work: `recipes.progress` (a sweep's `[k/N]` and time
+  left), `recipes.status` (`--status`: a sweep's runs by state, read
+  without changing anything), `recipes.tensorboard_events` (each run's
+  per-epoch curves for TensorBoard).
 - `recipes.report`: statistics, Markdown tables and curves of finished
   runs beside the paper's numbers (`recipes.paper_results`).
 - `recipes.figure1`: paper Fig. 1 from `keras_robust.analysis`.

@@ -9,8 +9,11 @@ each, labelled with that setting (e.g. `CE (batch_size=64)`).
 
 A block's columns are its learning rates (`kind == "learning_rate"`) when a
 row's runs differ in their learning rate at one noise rate, otherwise its
-noise rates (`kind == "noise_rate"`). A cell holds its runs and the
-statistic of their final test accuracy in percent.
+noise rates (`kind == "noise_rate"`). Human noise (`noise_kind ==
+"human"`, CIFAR-N) is a block of its own whose columns are the label sets
+(`kind == "label_set"`); the paper has only synthetic noise, so such a
+block has no paper table and is compared with none. A cell holds its runs
+and the statistic of their final test accuracy in percent.
 """
 
 import collections
@@ -25,6 +28,8 @@ _PER_RUN_SETTINGS = {"seed", "data_dir"}
 # Settings that place a run in a block, a row and a column.
 BLOCK_SETTINGS = ("dataset", "model", "noise_kind")
 ROW_SETTINGS = ("loss", "output_bias")
+# The noise kind whose blocks have a column per label set.
+HUMAN = "human"
 
 
 class Cell(collections.namedtuple("Cell", "runs statistic")):
@@ -82,25 +87,40 @@ def _split(runs, ignore):
 
 
 class Block(collections.namedtuple("Block", "dataset model noise_kind kind columns rows")):
-    """One table: `kind` is `"learning_rate"` or `"noise_rate"` (the columns' setting).
+    """One table: `kind` is `"learning_rate"`, `"noise_rate"` or `"label_set"`.
 
     `rows` maps `(loss, output_bias, setting)` to `{column value: Cell}`.
     """
 
     @property
     def paper_table(self):
-        """The paper table that has this block, or None."""
+        """The paper table that has this block, or None (always for human noise)."""
+        if self.noise_kind == HUMAN:
+            return None
         return paper_results.table_for(self.dataset, self.model)
 
     @property
     def comparable_table(self):
         """The paper table this block is compared with (`paper_results.comparable_table`)."""
+        if self.noise_kind == HUMAN:
+            return None
         return paper_results.comparable_table(self.dataset, self.model)
 
     @property
     def reference_blocks(self):
         """The paper blocks this block is ranked against (`paper_results.reference_blocks`)."""
+        if self.noise_kind == HUMAN:
+            return ()
         return paper_results.reference_blocks(self.dataset, self.model)
+
+    def measured_noise_rate(self, column):
+        """Mean recorded `measured_noise_rate` of a column's runs, or None."""
+        rates = [
+            run.measured_noise_rate
+            for cells in self.rows.values() if column in cells
+            for run in cells[column].runs if run.measured_noise_rate is not None
+        ]
+        return sum(rates) / len(rates) if rates else None
 
     def label(self, row):
         """The row's label: the loss grammar's, and the setting that splits it."""
@@ -166,12 +186,16 @@ def group_blocks(results_list):
             for runs in by_row.values()
         )
         kind = "learning_rate" if learning_rate_grid else "noise_rate"
-        ignore = BLOCK_SETTINGS + ROW_SETTINGS + (kind,)
+        if block_key[2] == HUMAN:
+            kind = "label_set"
+        column_setting = "noise_label_set" if kind == "label_set" else kind
+        ignore = BLOCK_SETTINGS + ROW_SETTINGS + (column_setting,)
         rows = collections.defaultdict(dict)
         for (loss, output_bias), runs in by_row.items():
             columns = collections.defaultdict(list)
             for run in runs:
-                columns[float(run.settings[kind])].append(run)
+                value = run.settings[column_setting]
+                columns[value if kind == "label_set" else float(value)].append(run)
             for column, column_runs in columns.items():
                 for setting, cell_runs in _split(column_runs, ignore).items():
                     cell_runs.sort(key=lambda run: run.settings.get("seed", 0))

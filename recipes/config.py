@@ -25,7 +25,8 @@ Fields:
   3.2; None: 0, or the starred loss's eps; a starred `loss` and another
   eps here are refused).
 - `noise_rate`, `noise_kind`: label noise (`"symmetric"`, the paper's;
-  `"asymmetric"`, `"pair_flip"`).
+  `"asymmetric"`, `"pair_flip"`; `"human"`: rate 0, the label set's counts).
+- `noise_label_set`: `noise_kind="human"`'s label set, in `cifar_n.LABEL_SETS`.
 - `seed`: seed of the initialisation, noise, shuffling and augmentation.
 - `epochs`, `learning_rate`, `lr_schedule` (`"step"`, `"exponential"`,
   `"constant"`), `lr_boundaries`, `lr_decay`, `momentum`, `weight_decay`
@@ -38,6 +39,7 @@ Fields:
   there (`keras_robust.data.make_resident_data`, no tf.data).
 - `data_source`: `"tfds"` or `"keras"` (`keras.datasets`).
 - `train_size`: use only the first N training images (None: all).
+- `num_folds`, `holdout_fold`: k folds; train without examples `i % k == holdout_fold`.
 - `eval_every`: evaluate the test and false-label accuracy every N epochs
   and after the last one (1: the paper's per-epoch curves).
 - `deterministic`: TensorFlow op determinism, for exact resumes.
@@ -55,7 +57,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import re
 import types
 
@@ -66,31 +67,22 @@ import zoo
 from keras_robust import data
 from keras_robust import losses as robust_losses
 from keras_robust import presets
+from recipes import field_checks
 from recipes import protocols
+from recipes.field_checks import ConfigError
 
-MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 #: Fields that do not change what a run computes.
 UNCOMPUTED_FIELDS = ("data_dir", "verbose", "save_model")
 #: Fields that name a run readably in its id; the others are hashed.
 IDENTITY_FIELDS = (
     "dataset", "model", "loss", "output_bias", "noise_kind", "noise_rate",
-    "seed",
+    "noise_label_set", "seed",
 )
 _NOISE_TAGS = {"symmetric": "sym", "asymmetric": "asym", "pair_flip": "pair"}
 _PROTOCOL_FIELDS = (
     "learning_rate", "lr_schedule", "lr_boundaries", "lr_decay", "momentum",
     "weight_decay", "batch_size", "epochs", "augment",
 )
-
-
-class ConfigError(ValueError):
-    """A config field with a value that is not allowed (one-line message)."""
-
-    def __init__(self, field, value, allowed):
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"config.{field}={value!r}: {allowed}")
 
 
 class SweptFieldError(ConfigError):
@@ -124,6 +116,7 @@ def get_default_config():
     config.output_bias = config_dict.placeholder(float)
     config.noise_rate = 0.0
     config.noise_kind = "symmetric"
+    config.noise_label_set = config_dict.placeholder(str)
     config.seed = 0
 
     config.epochs = config_dict.placeholder(int)
@@ -142,59 +135,14 @@ def get_default_config():
     config.device_resident = False
     config.data_source = "tfds"
     config.train_size = config_dict.placeholder(int)
+    config.num_folds = 1
+    config.holdout_fold = config_dict.placeholder(int)
     config.eval_every = 1
     config.deterministic = True
     config.data_dir = config_dict.placeholder(str)
     config.verbose = 2
     config.save_model = False
     return config
-
-
-# ---------------------------------------------------------------------------
-# Checks: each raises ConfigError naming the field, the value and the rule.
-# ---------------------------------------------------------------------------
-
-
-def _one_of(field, value, allowed):
-    if value not in allowed:
-        raise ConfigError(
-            field, value, f"expected one of {', '.join(map(str, allowed))}"
-        )
-    return value
-
-
-def _number(field, value, minimum=None, maximum=None, positive=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(field, value, "expected a number")
-    value = float(value)
-    bad = not math.isfinite(value)
-    bad |= minimum is not None and value < minimum
-    bad |= maximum is not None and value > maximum
-    bad |= positive and value <= 0
-    if bad:
-        if positive:
-            rule = "expected a finite number > 0"
-        elif maximum is not None:
-            rule = f"expected a number in [{minimum:g}, {maximum:g}]"
-        elif minimum is not None:
-            rule = f"expected a finite number >= {minimum:g}"
-        else:
-            rule = "expected a finite number"
-        raise ConfigError(field, value, rule)
-    return value
-
-
-def _integer(field, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(field, value, f"expected {rule}")
-    return value
-
-
-def _boolean(field, value):
-    if not isinstance(value, bool):
-        raise ConfigError(field, value, "expected True or False")
-    return value
 
 
 def _one_line(error):
@@ -216,7 +164,7 @@ def _loss_spec(loss, output_bias, classes):
         raise ConfigError("loss", loss, _one_line(error)) from None
     if output_bias is None:
         return spec
-    eps = _number("output_bias", output_bias)
+    eps = field_checks.number("output_bias", output_bias)
     if "*" in loss and eps != spec.output_bias:
         raise ConfigError(
             "output_bias", output_bias,
@@ -239,19 +187,6 @@ def _check_loss(loss_spec, kwargs):
         ) from None
 
 
-def _lr_boundaries(value):
-    if not isinstance(value, (tuple, list)):
-        raise ConfigError("lr_boundaries", value, "expected a tuple of epochs")
-    boundaries = tuple(value)
-    if any(isinstance(b, bool) or not isinstance(b, int) or b < 0
-           for b in boundaries) or list(boundaries) != sorted(boundaries):
-        raise ConfigError(
-            "lr_boundaries", value,
-            "expected increasing non-negative integer epochs, e.g. (100, 150)",
-        )
-    return boundaries
-
-
 def _values(config):
     """`config`'s fields over the defaults, as a plain dict."""
     if isinstance(config, ml_collections.ConfigDict):
@@ -269,10 +204,10 @@ def _values(config):
 
 def _identity(values):
     """`(dataset, model, LossSpec)`, checked: what the protocol depends on."""
-    dataset = _one_of("dataset", values["dataset"], tuple(data.DATASETS))
+    dataset = field_checks.one_of("dataset", values["dataset"], tuple(data.DATASETS))
     if not isinstance(values["model"], str):
         raise ConfigError("model", values["model"], "expected a model name")
-    model = _one_of("model", values["model"].lower(), tuple(zoo.MODELS))
+    model = field_checks.one_of("model", values["model"].lower(), tuple(zoo.MODELS))
     loss_spec = _loss_spec(values["loss"], values["output_bias"], num_classes(dataset))
     return dataset, model, loss_spec
 
@@ -302,32 +237,6 @@ def _fill(values, dataset, model, loss_spec):
     return filled
 
 
-def _check(resolved):
-    """Checks the fields that `_identity` did not; returns them normalised."""
-    resolved["noise_rate"] = _number("noise_rate", resolved["noise_rate"], 0.0, 1.0)
-    _one_of("noise_kind", resolved["noise_kind"], tuple(data.NOISE_KINDS))
-    _integer("seed", resolved["seed"], minimum=-(2**63))
-    for name in ("learning_rate", "lr_decay"):
-        resolved[name] = _number(name, resolved[name], positive=True)
-    for name in ("momentum", "weight_decay"):
-        resolved[name] = _number(name, resolved[name], minimum=0.0)
-    _one_of("lr_schedule", resolved["lr_schedule"], protocols.LR_SCHEDULES)
-    resolved["lr_boundaries"] = _lr_boundaries(resolved["lr_boundaries"])
-    for name in ("epochs", "batch_size", "steps_per_execution", "eval_every"):
-        _integer(name, resolved[name])
-    if resolved["train_size"] is not None:
-        _integer("train_size", resolved["train_size"])
-    for name in ("augment", "jit_compile", "device_resident", "deterministic",
-                 "save_model"):
-        _boolean(name, resolved[name])
-    _one_of("mixed_precision", resolved["mixed_precision"], MIXED_PRECISION_POLICIES)
-    _one_of("data_source", resolved["data_source"], data.DATA_SOURCES)
-    if resolved["data_dir"] is not None and not isinstance(resolved["data_dir"], str):
-        raise ConfigError("data_dir", resolved["data_dir"], "expected None or a path")
-    _one_of("verbose", resolved["verbose"], (0, 1, 2))
-    return resolved
-
-
 def _json(value):
     return json.loads(json.dumps(value, sort_keys=True))
 
@@ -350,6 +259,7 @@ class RunSpec:
     output_bias: float
     noise_rate: float
     noise_kind: str
+    noise_label_set: str | None
     seed: int
     epochs: int
     learning_rate: float
@@ -366,6 +276,8 @@ class RunSpec:
     device_resident: bool
     data_source: str
     train_size: int | None
+    num_folds: int
+    holdout_fold: int | None
     eval_every: int
     deterministic: bool
     data_dir: str | None
@@ -413,9 +325,12 @@ class RunSpec:
             batch_size=self.batch_size,
             noise_rate=self.noise_rate,
             noise_kind=self.noise_kind,
+            label_set=self.noise_label_set,
             seed=self.seed,
             augment=self.augment,
             train_size=self.train_size,
+            num_folds=self.num_folds,
+            holdout_fold=self.holdout_fold,
         )
 
     def learning_rate_at(self, epoch):
@@ -465,7 +380,7 @@ class RunSpec:
         """A readable, unique, file-name-safe id of the run's settings.
 
         `<dataset>-<model>-<loss text>-<noise>-seed<seed>`, e.g.
-        `cifar10-resnet32-mae*0.5-sym0.4-seed0`, followed by `-` and 10 hex
+        `cifar10_n-resnet32-ce-human-aggre-seed0`, followed by `-` and 10 hex
         digits of the sha256 of `non_default_settings()` when there are any
         (`digits-mlp1024-gce-sym0.4-seed0-1a2b3c4d5e`). A new field with a
         default therefore changes no existing id.
@@ -474,7 +389,8 @@ class RunSpec:
             self.dataset,
             self.model,
             self.loss_spec.text,
-            f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
+            f"human-{self.noise_label_set}" if self.noise_kind == "human"
+            else f"{_NOISE_TAGS[self.noise_kind]}{self.noise_rate:g}",
             f"seed{self.seed}",
         ]
         differences = self.non_default_settings()
@@ -505,7 +421,7 @@ def resolve(config):
     """
     values = _values(config)
     dataset, model, loss_spec = _identity(values)
-    resolved = _check(_fill(values, dataset, model, loss_spec))
+    resolved = field_checks.check_fields(_fill(values, dataset, model, loss_spec))
     _check_loss(loss_spec, resolved["loss_kwargs"])
     baseline = _values({name: resolved[name] for name in IDENTITY_FIELDS})
     baseline = _fill(baseline, dataset, model, loss_spec)

@@ -15,6 +15,10 @@ every point of its sweep once, in `<workdir>/<run id>/`
 
     python -m recipes.main --config=quickstart --workdir=runs/quickstart
 
+When every run finished, a config's `summarize(results, workdir)`, if it
+has one, is printed after the report (`estimate_noise`: the estimated
+noise rate and the loss chosen for it).
+
 `--config` takes a path, a path relative to the installed package
 (`recipes/configs/table2.py`) or just a config's name (`table2`), with an
 optional `:arg` for the config's own options. The config file is loaded
@@ -33,6 +37,10 @@ Flags:
   --workers=k    a sweep in k local worker processes (default 0: here).
   --report_only  write and print the report of what an existing `--workdir`
                  holds, without training.
+  --status       print the runs of `--workdir` by state and the time left
+                 (`recipes.status`), changing nothing; `--config` is not
+                 needed. While a sweep runs, from any machine that sees it:
+                 `python -m recipes.main --workdir=runs/quickstart --status`.
 
 A command-line mistake (an unknown flag or field, a value that is not
 allowed, an unwritable `--workdir`) stops with one line naming the flag,
@@ -64,8 +72,10 @@ from recipes import cli  # noqa: E402
 from recipes import config as config_lib  # noqa: E402
 from recipes import distributed  # noqa: E402
 from recipes import launcher  # noqa: E402
+from recipes import progress  # noqa: E402
 from recipes import report  # noqa: E402
 from recipes import results  # noqa: E402
+from recipes import status as status_lib  # noqa: E402
 from recipes import sweep as sweep_lib  # noqa: E402
 from recipes import train_lib  # noqa: E402
 from recipes.configs import common  # noqa: E402
@@ -87,6 +97,10 @@ _WORKERS = flags.DEFINE_integer(
 )
 _REPORT_ONLY = flags.DEFINE_boolean(
     "report_only", False, "Only write and print the report of an existing --workdir."
+)
+_STATUS = flags.DEFINE_boolean(
+    "status", False,
+    "Only print the runs of --workdir by state and the time left, changing nothing.",
 )
 
 
@@ -336,7 +350,7 @@ def help_text():
     """The text of `--help`: usage, the configs, the fields and the flags."""
     lines = [
         "usage: python -m recipes.main --config=CONFIG[:ARGS] --workdir=DIR "
-        "[--config.FIELD=VALUE ...] [--workers=K] [--report_only]",
+        "[--config.FIELD=VALUE ...] [--workers=K] [--report_only | --status]",
         "",
         "Trains one run, or every run of a sweep and writes its report "
         "(see recipes/main.py).",
@@ -358,7 +372,7 @@ def help_text():
             initial_indent=" " * 24, subsequent_indent=" " * 24,
         )
     lines += ["", "Flags:"]
-    for flag in (_CONFIG, _WORKDIR, _WORKERS, _REPORT_ONLY):
+    for flag in (_CONFIG, _WORKDIR, _WORKERS, _REPORT_ONLY, _STATUS):
         lines.append(f"  --{flag.name:<19} {flags.FLAGS[flag.name].help}")
     return "\n".join(lines)
 
@@ -441,11 +455,26 @@ def _report_only(is_sweep, workdir):
         usage_error(f"--report_only: --workdir={workdir} holds no results.json")
 
 
+def _status(workdir):
+    """Prints `recipes.status.report` of `workdir`; exits 2 where it holds nothing."""
+    try:
+        timeout = distributed.SweepEnvironment.from_environ(os.environ).heartbeat_timeout
+    except distributed.SweepError as error:
+        usage_error(error)
+    lines, exit_status = status_lib.report(workdir, timeout=timeout)
+    if exit_status:
+        usage_error(lines[0])
+    print("\n".join(lines))
+
+
 def main(argv):
     """Loads the config once, resolves every run, then trains (or reports)."""
     workdir = _WORKDIR.value
     if not workdir:
         usage_error("--workdir is required: the directory of the run or sweep")
+    if _STATUS.value:
+        _status(workdir)
+        return
     if _CONFIG.value is None:
         usage_error(f"--config is required: a config file or one of {', '.join(config_names())}")
     try:
@@ -468,9 +497,12 @@ def main(argv):
         )
         if not environment.is_worker:
             print(report.write_report(finished, workdir))
+            summarize = getattr(loaded.module, "summarize", None)
+            if summarize is not None and len(finished) == len(specs):
+                print(summarize(finished, workdir))
             print(
                 f"{len(finished)} of {len(specs)} runs finished in {workdir}; "
-                f"this command took {time.monotonic() - start:.0f} s."
+                f"this command took {progress.format_duration(time.monotonic() - start)}."
             )
     except results.SettingsMismatchError as error:
         # Found before any training: the run directory's settings.

@@ -2,13 +2,14 @@
 
 A `Progress` knows the sweep's runs (each in a group, the run's
 `(model, dataset)`: their runs take similar times), the runs already
-finished when the sweep starts (a resumed sweep), the number of workers
-and a clock, and gives the sweep's lines:
+finished when the sweep starts (a resumed sweep) and the number of
+workers, and gives the sweep's lines:
 
     33 runs: 5 already finished, 28 to train on 2 workers.
     [6/33] digits-mlp1024-ce-sym0.4-seed0: test accuracy 0.8222 (10 s); about 3 min left
-    ...
-    33 of 33 runs finished; this sweep took 1 h 20 min.
+
+`format_duration` writes every duration of the sweep's output for people
+("1 h 20 min"), the total time of its last line included (`recipes.main`).
 
 The time left (`estimate_seconds_left`) is, for each group, the mean
 seconds of its timed finished runs times its runs not finished, summed
@@ -24,12 +25,10 @@ groups = {spec.run_id: (spec.model, spec.dataset) for spec in specs}
 progress = Progress(groups, finished={"a-run-id": 12.5}, workers=2)
 print(progress.start_line())
 print(progress.finished_line(spec.run_id, "test accuracy 0.8222 (10 s)", 10.0))
-print(progress.end_line())
 ```
 """
 
 import collections
-import time
 
 ESTIMATING = "estimating..."
 
@@ -104,11 +103,9 @@ class Progress:
             `{run id: stored seconds or None}`.
         workers: The number of runs trained at a time; 0 (the runs train
             in this process) counts as 1.
-        clock: Returns seconds (`time.monotonic`); the total time is
-            measured on it from the construction.
     """
 
-    def __init__(self, groups, *, finished=(), workers=1, clock=time.monotonic):
+    def __init__(self, groups, *, finished=(), workers=1):
         if not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers={workers!r} is not allowed: an integer >= 0.")
         self.groups = dict(groups)
@@ -120,8 +117,6 @@ class Progress:
                 f"finished={unknown[:3]!r} is not allowed: run ids of the sweep."
             )
         self.workers = workers
-        self.clock = clock
-        self._start = clock()
         self._finished = set()
         self._timed = collections.defaultdict(list)
         self.finished_before = len(finished)
@@ -173,10 +168,3 @@ class Progress:
         """Records `run_id` and returns `"[k/N] <text>; <time left>"`."""
         self.record(run_id, seconds)
         return f"[{self.count}/{self.total}] {text}; {describe_left(self.seconds_left())}"
-
-    def end_line(self):
-        """How many runs finished and the total time since the start."""
-        return (
-            f"{self.count} of {self.total} runs finished; this sweep took "
-            f"{format_duration(max(0.0, self.clock() - self._start))}."
-        )

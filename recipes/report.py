@@ -43,6 +43,7 @@ from recipes import atomic_files  # noqa: E402
 from recipes import blocks as blocks_lib  # noqa: E402
 from recipes import cli  # noqa: E402
 from recipes import curves  # noqa: E402
+from recipes import human_tables  # noqa: E402
 from recipes import learning_rate_choice  # noqa: E402
 from recipes import results as results_lib  # noqa: E402
 from recipes import statistics  # noqa: E402
@@ -169,6 +170,11 @@ def markdown_report(results_list):
         if block.kind == "learning_rate":
             section = _learning_rate_section(block)
             lines += [title + section[0]] + section[1:]
+            continue
+        if block.kind == "label_set":
+            heading = "human noise (CIFAR-N label sets; not in the paper)"
+            lines += [title + heading, "", human_tables.label_set_table(block), "",
+                      "Cells: test accuracy / false-label accuracy (%).", ""]
             continue
         source = "not in the paper"
         if block.paper_table:

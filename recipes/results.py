@@ -14,10 +14,14 @@ written with `write` too. The file is JSON:
                  "learning_rate": [...]},
      "final": {"test_accuracy", "false_label_accuracy", "train_loss"},
      "wall_seconds": float,
-     "versions": {"keras", "tensorflow", "keras_robust", "backend"}}
+     "versions": {"keras", "tensorflow", "keras_robust", "backend"},
+     "measured_noise_rate": float}  # or null in files written without it
 
 `false_label_accuracy` is None without noise, and the evaluated metrics are
-None in the epochs that `eval_every` skips.
+None in the epochs that `eval_every` skips. `measured_noise_rate` is the
+fraction of the run's training labels that differ from the true ones: for
+human noise (`noise_kind="human"`) the rate of the chosen label set on the
+training examples used, the rate that counts.
 """
 
 import dataclasses
@@ -53,6 +57,8 @@ class RunResult:
         final: The last epoch's metrics under `FINAL_KEYS`.
         wall_seconds: Training time, summed over resumed pieces.
         versions: Versions of keras, tensorflow, keras_robust and the backend.
+        measured_noise_rate: Fraction of the training labels that differ
+            from the true ones (None when not recorded).
     """
 
     run_id: str
@@ -61,9 +67,10 @@ class RunResult:
     final: dict
     wall_seconds: float
     versions: dict
+    measured_noise_rate: float | None = None
 
     @classmethod
-    def from_history(cls, spec, history, wall_seconds, versions):
+    def from_history(cls, spec, history, wall_seconds, versions, measured_noise_rate=None):
         """The result of the run `spec` (a `RunSpec`) whose per-epoch metrics are `history`."""
         return cls(
             run_id=spec.run_id,
@@ -72,6 +79,9 @@ class RunResult:
             final={key: history[key][-1] for key in FINAL_KEYS},
             wall_seconds=float(wall_seconds),
             versions=dict(versions),
+            measured_noise_rate=(
+                None if measured_noise_rate is None else float(measured_noise_rate)
+            ),
         )
 
     @property
@@ -123,7 +133,9 @@ def read(path_or_run_dir):
     try:
         fields = json.loads(text)
         result = RunResult(**{
-            field.name: fields[field.name] for field in dataclasses.fields(RunResult)
+            field.name: fields[field.name] if field.default is dataclasses.MISSING
+            else fields.get(field.name, field.default)
+            for field in dataclasses.fields(RunResult)
         })
         missing = [key for key in HISTORY_KEYS if key not in result.history]
         missing += [key for key in FINAL_KEYS if key not in result.final]

@@ -33,11 +33,12 @@ import os
 import time
 
 from recipes import checkpoint
+from recipes import distributed
 from recipes import lease as lease_lib
 from recipes import progress
 from recipes import results
+from recipes import sweep_files
 
-SWEEP_FILENAME = "sweep.json"
 NOTHING_STATUS = 2
 STATES = ("finished", "running", "stale", "queued")
 
@@ -185,23 +186,12 @@ def sweep_runs(workdir):
     """`[(run_id, settings)]` of `<workdir>/sweep.json`, or None if there is none.
 
     Raises:
-        ValueError: naming the file, if it is damaged or not `{"runs": [...]}`.
+        distributed.SweepError: naming the file, if it is damaged or of
+            another layout (`recipes.sweep_files.read_sweep_file`).
     """
-    path = os.path.join(workdir, SWEEP_FILENAME)
-    try:
-        with open(path, encoding="utf-8") as file:
-            stored = json.load(file)
-    except FileNotFoundError:
+    if not os.path.isfile(os.path.join(workdir, sweep_files.SWEEP_FILENAME)):
         return None
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} cannot be read ({error}).") from None
-    try:
-        return [(str(run["run_id"]), dict(run["settings"])) for run in stored["runs"]]
-    except (KeyError, TypeError) as error:
-        raise ValueError(
-            f"{path} is not a sweep file of this version "
-            f"(expected {{\"runs\": [{{\"run_id\", \"settings\"}}, ...]}}; {error!r})."
-        ) from None
+    return [(spec.run_id, spec.settings) for spec in sweep_files.read_sweep_file(workdir)]
 
 
 def _single_run(workdir):
@@ -270,13 +260,13 @@ def report(workdir, *, timeout, now=None):
     workdir = os.fspath(workdir)
     try:
         runs = sweep_runs(workdir) if os.path.isdir(workdir) else None
-    except ValueError as error:
+    except distributed.SweepError as error:
         return [str(error)], NOTHING_STATUS
     if runs is None:
         runs = _single_run(workdir) if os.path.isdir(workdir) else None
         if runs is None:
             return [
-                f"{workdir} holds no sweep or run (no {SWEEP_FILENAME}, "
+                f"{workdir} holds no sweep or run (no {sweep_files.SWEEP_FILENAME}, "
                 f"{results.RESULTS_FILENAME} or checkpoint)."
             ], NOTHING_STATUS
         run_dirs, in_sweep = [workdir], False

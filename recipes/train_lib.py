@@ -9,7 +9,8 @@ trains it with `model.fit` and records, after every epoch, the training
 loss, the test accuracy and the "false label accuracy" (paper Fig. 2, lower
 panels: the accuracy on the training images whose label was re-drawn,
 against their true labels; both in one compiled pass, `Evaluation`). It
-writes `<workdir>/results.json` through `recipes.results`.
+writes `<workdir>/results.json` through `recipes.results`, and each epoch's
+metrics as TensorBoard events (`recipes.tensorboard_events`).
 
 Resumability: after every epoch the model and optimizer state and the
 history are checkpointed (`recipes.checkpoint`; copied at the epoch's end,
@@ -65,8 +66,11 @@ from recipes import atomic_files
 from recipes import checkpoint
 from recipes import config as config_lib
 from recipes import results
+from recipes import tensorboard_events
 
 MODEL_FILENAME = "model.keras"
+#: The model's probabilities on the held-out fold (`spec.num_folds > 1`).
+HOLDOUT_FILENAME = "holdout_probabilities.npz"
 
 
 def load_data(spec, dataset=None):
@@ -96,6 +100,42 @@ def load_data(spec, dataset=None):
     if spec.device_resident:
         return data.make_resident_data(dataset, spec.feed)
     return data.make_pipelines(dataset, spec.feed)
+
+
+def report_noise_rate(spec, run_data):
+    """The fraction of the run's training labels that differ from the true ones.
+
+    Printed for human noise, whose rate is measured, not set.
+    """
+    rate = float(np.mean(run_data.noisy_labels != run_data.y_train))
+    if spec.verbose and spec.noise_kind == "human":
+        print(
+            f"Human label set {spec.noise_label_set!r} of {spec.dataset}: "
+            f"{100 * rate:.2f}% of the {run_data.num_train_examples} "
+            "training labels are wrong."
+        )
+    return rate
+
+
+def save_holdout_probabilities(model, run_data, workdir):
+    """Writes `<workdir>/holdout_probabilities.npz`: the held-out fold's
+    `indices` (into the training set) and the model's softmax `probabilities`."""
+    # Batch by batch: `model.predict` on an array builds a tf.data pipeline
+    # whose op TensorFlow 2.21 logs an error line about.
+    images, size = run_data.holdout_images, run_data.eval_batch_size
+    logits = np.concatenate([
+        keras.ops.convert_to_numpy(model.predict_on_batch(images[start : start + size]))
+        for start in range(0, len(images), size)
+    ])
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(keras.ops.cast(logits, "float32"), axis=-1)
+    )
+
+    def save(path):
+        with open(path, "wb") as file:
+            np.savez(file, indices=run_data.holdout_indices, probabilities=probabilities)
+
+    atomic_files.write_with(os.path.join(workdir, HOLDOUT_FILENAME), save)
 
 
 def check_steps_per_execution(spec, steps_per_epoch):
@@ -234,8 +274,9 @@ class EpochMetrics(keras.callbacks.Callback):
         self.history["learning_rate"].append(self.spec.learning_rate_at(epoch))
 
 
-def training_callbacks(spec, run_data, history, checkpoint_directory, clock):
+def training_callbacks(spec, run_data, history, run_dir, clock):
     """The callbacks of a run, in order: schedule, augmentation seed, metrics,
+    TensorBoard events (before the checkpoint: see `recipes.tensorboard_events`),
     checkpoint (a `checkpoint.SaveEveryEpoch`, last)."""
     return [
         keras.callbacks.LearningRateScheduler(
@@ -243,7 +284,10 @@ def training_callbacks(spec, run_data, history, checkpoint_directory, clock):
         ),
         data.ReseedAugmentation(),
         EpochMetrics(spec, history, Evaluation(run_data)),
-        checkpoint.SaveEveryEpoch(checkpoint_directory, spec.settings, history, clock),
+        tensorboard_events.EpochEvents(run_dir, history),
+        checkpoint.SaveEveryEpoch(
+            checkpoint.checkpoint_dir(run_dir), spec.settings, history, clock
+        ),
     ]
 
 
@@ -409,6 +453,7 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
     keras.utils.set_random_seed(spec.seed)
     with _dtype_policy(spec.mixed_precision), _released_custom_gradients():
         run_data = load_data(spec, data)
+        measured_noise_rate = report_noise_rate(spec, run_data)
         check_steps_per_execution(spec, run_data.steps_per_epoch)
         model = build_model(spec, run_data)
         compile_model(spec, model)
@@ -427,9 +472,7 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
             return previous_seconds + time.monotonic() - start
 
         if initial_epoch < spec.epochs:
-            run_callbacks = training_callbacks(
-                spec, run_data, history, checkpoint.checkpoint_dir(workdir), clock
-            )
+            run_callbacks = training_callbacks(spec, run_data, history, workdir, clock)
             try:
                 model.fit(
                     run_data.train_dataset(start_epoch=initial_epoch),
@@ -443,9 +486,13 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
             finally:
                 # After an interruption too: the last finished epoch is saved.
                 run_callbacks[-1].wait()
+        if run_data.holdout_indices is not None:
+            save_holdout_probabilities(model, run_data, workdir)
         if spec.save_model:
             atomic_files.write_with(os.path.join(workdir, MODEL_FILENAME), model.save)
-        result = results.RunResult.from_history(spec, history, clock(), versions())
+        result = results.RunResult.from_history(
+            spec, history, clock(), versions(), measured_noise_rate
+        )
     results.write(workdir, result)
     checkpoint.delete(checkpoint.checkpoint_dir(workdir))
     # As stored (tuples become lists), so a rerun returns an equal result.

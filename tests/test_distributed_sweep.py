@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from recipes import config as config_lib
-from recipes import distributed
 from recipes import launcher
 from recipes import sweep_files
 from recipes import results

@@ -222,3 +222,23 @@ def test_report_only_on_a_missing_workdir_creates_nothing(tmp_path):
         f"recipes.main: --report_only: --workdir={workdir} does not exist; nothing to report"
     ]
     assert not (tmp_path / "no").exists()
+
+
+def test_status_of_a_run_and_of_a_directory_that_holds_nothing(tmp_path):
+    from recipes import config as config_lib
+
+    workdir = tmp_path / "no" / "such"
+    process = run_main(tmp_path, "--config=quickstart", f"--workdir={workdir}", "--status")
+    assert process.returncode == 2 and not (tmp_path / "no").exists()
+    assert process.stderr.strip().splitlines() == [
+        f"recipes.main: {workdir} holds no sweep or run "
+        "(no sweep.json, results.json or checkpoint)."
+    ]
+    spec = config_lib.resolve({"dataset": "digits", "model": "mlp1024", "loss": "ce", "epochs": 2})
+    history = {key: [1, 2] if key == "epoch" else [0.5, 0.75] for key in results.HISTORY_KEYS}
+    results.write(tmp_path, results.RunResult.from_history(spec, history, 12.0, {}))
+    process = run_main(tmp_path, f"--workdir={tmp_path}", "--status")
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.splitlines()[1:] == [
+        "finished (1):", f"  {spec.run_id}: test accuracy 0.7500 (12 s)"
+    ]

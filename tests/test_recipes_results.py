@@ -43,7 +43,8 @@ def test_write_then_read_round_trip(tmp_path):
     assert again.run_id == spec.run_id == "digits-mlp1024-gce-sym0.4-seed0-e2826b0417"
     assert again.settings == spec.settings
     assert set(json.loads((tmp_path / "results.json").read_text())) == {
-        "run_id", "settings", "history", "final", "wall_seconds", "versions"
+        "run_id", "settings", "history", "final", "wall_seconds", "versions",
+        "measured_noise_rate",
     }
 
 

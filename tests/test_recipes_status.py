@@ -5,14 +5,26 @@ import os
 import socket
 
 from recipes import checkpoint
+from recipes import config as config_lib
 from recipes import lease
 from recipes import results
 from recipes import status
+from recipes import sweep_files
 
 NOW = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
 TIMEOUT = 120.0
 MLP = {"model": "mlp1024", "dataset": "digits", "epochs": 4}
 RESNET = {"model": "resnet32", "dataset": "cifar10", "epochs": 4}
+
+
+def write_sweep(workdir, **runs):
+    """Writes sweep.json of one run per name (its fields and seed); returns `{name: run id}`."""
+    specs = {
+        name: config_lib.resolve({**fields, "loss": "ce", "seed": seed})
+        for seed, (name, fields) in enumerate(runs.items())
+    }
+    sweep_files.write_sweep_file(list(specs.values()), workdir)
+    return {name: spec.run_id for name, spec in specs.items()}
 
 
 def _touch(path, at):
@@ -48,28 +60,26 @@ def leased(run_dir, owner, host, pid, since, heartbeat):
 
 
 def sweep(tmp_path):
-    runs = {
-        "done-a": MLP, "done-b": RESNET, "running": MLP, "stale": MLP,
-        "queued": RESNET, "resume": MLP, "aside": RESNET,
-    }
-    (tmp_path / "sweep.json").write_text(json.dumps(
-        {"runs": [{"run_id": run_id, "settings": settings} for run_id, settings in runs.items()]}
-    ))
-    finish(tmp_path / "done-a", "done-a", MLP, 0.8125, 30.0)
-    os.makedirs(tmp_path / "done-b")
-    finish(tmp_path / "done-b", "done-b", RESNET, 0.5, 600.0)
-    leased(tmp_path / "running", "tuner0", socket.gethostname(), os.getpid(),
+    ids = write_sweep(
+        tmp_path, done_a=MLP, done_b=RESNET, running=MLP, stale=MLP,
+        queued=RESNET, resume=MLP, aside=RESNET,
+    )
+    finish(tmp_path / ids["done_a"], ids["done_a"], MLP, 0.8125, 30.0)
+    os.makedirs(tmp_path / ids["done_b"])
+    finish(tmp_path / ids["done_b"], ids["done_b"], RESNET, 0.5, 600.0)
+    leased(tmp_path / ids["running"], "tuner0", socket.gethostname(), os.getpid(),
            since=NOW - 720, heartbeat=NOW - 10)
-    checkpointed(tmp_path / "running", MLP, 2, 20.0, at=NOW - 60)
-    leased(tmp_path / "stale", "tuner1", "other-machine", 1, since=NOW - 3600, heartbeat=NOW - 300)
-    checkpointed(tmp_path / "resume", MLP, 3, 45.0, at=NOW - 7200)
-    os.makedirs(tmp_path / "aside")
-    (tmp_path / "aside" / "results.json.damaged").write_text("{")
-    return tmp_path
+    checkpointed(tmp_path / ids["running"], MLP, 2, 20.0, at=NOW - 60)
+    leased(tmp_path / ids["stale"], "tuner1", "other-machine", 1, since=NOW - 3600,
+           heartbeat=NOW - 300)
+    checkpointed(tmp_path / ids["resume"], MLP, 3, 45.0, at=NOW - 7200)
+    os.makedirs(tmp_path / ids["aside"])
+    (tmp_path / ids["aside"] / "results.json.damaged").write_text("{")
+    return ids
 
 
 def test_sweep_runs_by_state(tmp_path):
-    workdir = sweep(tmp_path)
+    workdir, ids = tmp_path, sweep(tmp_path)
     lines, exit_status = status.report(workdir, timeout=TIMEOUT, now=NOW)
     assert exit_status == 0
     # Left: MLP 3 runs x 30 s, ResNet 2 runs x 600 s = 1290 s on the 1 live worker.
@@ -77,25 +87,26 @@ def test_sweep_runs_by_state(tmp_path):
         f"{workdir}: 7 runs: 2 finished, 1 running, 1 stale, 3 queued, "
         "1 with files set aside; about 22 min left on 1 worker.",
         "finished (2):",
-        "  done-a: test accuracy 0.8125 (30 s)",
-        "  done-b: test accuracy 0.5000 (10 min)",
+        f"  {ids['done_a']}: test accuracy 0.8125 (30 s)",
+        f"  {ids['done_b']}: test accuracy 0.5000 (10 min)",
         "running (1):",
-        f"  running: tuner0 (pid {os.getpid()} on {socket.gethostname()}), epoch 2 of 4 "
+        f"  {ids['running']}: tuner0 (pid {os.getpid()} on {socket.gethostname()}), epoch 2 of 4 "
         "done (20:25 UTC, 1 min ago), since 20:14 UTC, 12 min ago",
         "stale (1):",
-        "  stale: tuner1 (pid 1 on other-machine) sent no heartbeat for 5 min "
+        f"  {ids['stale']}: tuner1 (pid 1 on other-machine) sent no heartbeat for 5 min "
         "(timeout 2 min); no epoch done yet; another worker may take it over",
         "queued (3):",
-        "  queued",
-        "  resume: resumes after epoch 3 of 4 (18:26 UTC, 2 h ago)",
-        "  aside",
+        f"  {ids['queued']}",
+        f"  {ids['resume']}: resumes after epoch 3 of 4 (18:26 UTC, 2 h ago)",
+        f"  {ids['aside']}",
         "failed or set aside (1):",
-        f"  aside (queued): {workdir / 'aside' / 'results.json.damaged'}",
+        f"  {ids['aside']} (queued): {workdir / ids['aside'] / 'results.json.damaged'}",
     ]
 
 
 def test_status_changes_nothing(tmp_path):
-    workdir = sweep(tmp_path)
+    workdir = tmp_path
+    sweep(workdir)
     (workdir / lease.CLOCK_FILENAME).write_text("")
 
     def snapshot():
@@ -141,7 +152,7 @@ def test_a_sweep_file_of_another_layout_is_one_line(tmp_path):
     (tmp_path / "sweep.json").write_text(json.dumps({"config": {}, "sweep": []}))
     lines, exit_status = status.report(tmp_path, timeout=TIMEOUT)
     assert exit_status == 2 and len(lines) == 1
-    assert "sweep.json is not a sweep file of this version" in lines[0]
+    assert "sweep.json is damaged" in lines[0]
 
 
 def test_a_taken_lease_says_since_when(tmp_path):
@@ -155,12 +166,12 @@ def test_a_taken_lease_says_since_when(tmp_path):
 
 
 def test_a_lease_of_a_gone_process_of_this_host_is_stale(tmp_path):
-    (tmp_path / "sweep.json").write_text(json.dumps({"runs": [{"run_id": "r", "settings": MLP}]}))
-    leased(tmp_path / "r", "tuner2", socket.gethostname(), 2**22 + 1, since=NOW - 60,
+    run_id = write_sweep(tmp_path, r=MLP)["r"]
+    leased(tmp_path / run_id, "tuner2", socket.gethostname(), 2**22 + 1, since=NOW - 60,
            heartbeat=NOW - 5)
     lines, _ = status.report(tmp_path, timeout=TIMEOUT, now=NOW)
     assert lines[1:] == [
         "stale (1):",
-        f"  r: tuner2 (pid {2**22 + 1} on {socket.gethostname()}) is gone (no such process "
+        f"  {run_id}: tuner2 (pid {2**22 + 1} on {socket.gethostname()}) is gone (no such process "
         "on this host); no epoch done yet; another worker may take it over",
     ]

@@ -108,3 +108,20 @@ def test_tensorboard_names_each_run_of_a_sweep_by_its_run_id(tmp_path):
     for run_id in run_ids:
         scalars = multiplexer.Runs()[run_id]["scalars"]
         assert sorted(scalars) == sorted(tensorboard_events.SCALAR_KEYS)
+
+
+def test_a_killed_and_resumed_run_has_its_history_as_events(tmp_path, kill_after):
+    from recipes import config as config_lib
+    from recipes import train_lib
+
+    spec = config_lib.resolve({
+        "dataset": "digits", "model": "mlp1024", "loss": "ce", "noise_rate": 0.4,
+        "epochs": 3, "eval_every": 2, "train_size": 64, "verbose": 0,
+    })
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(spec, tmp_path, callbacks=[kill_after(2)])
+    assert tensorboard_events.read_epochs(tmp_path) == [1, 2]
+    result = train_lib.train_and_evaluate(spec, tmp_path)
+    assert tensorboard_events.read_epochs(tmp_path) == [1, 2, 3]
+    assert curves(tmp_path) == expected_curves(results.read(tmp_path).history)
+    assert result.history["test_accuracy"][0] is None

@@ -112,10 +112,11 @@ def test_a_signal_stops_every_child_and_raises_one_line(tmp_path, monkeypatch, s
                               "time.sleep(120)"], **kwargs)
         started.append(process)
         groups.append(os.getpgid(process.pid))
+        if len(started) == 3:  # the chief and both workers run: the signal comes
+            threading.Timer(0.5, os.kill, (os.getpid(), signum)).start()
         return process
 
     monkeypatch.setattr(subprocess, "Popen", popen)
-    threading.Timer(1.0, os.kill, (os.getpid(), signum)).start()
     with pytest.raises(SweepInterrupted) as raised:
         launcher.launch_local_workers(tmp_path, 2, SweepEnvironment(), out=io.StringIO(),
                                       poll_seconds=0.05)

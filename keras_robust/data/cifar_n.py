@@ -14,10 +14,9 @@ them as `noise_kind="human"` chooses them:
 | cifar10_n | `worse` | `worse_label` | a wrong label among the three if any |
 | cifar100_n | `noisy` | `noise_label` | one worker's fine label |
 
-The paper reports the fraction of these labels that differ from the clean
-ones as 9.03 % (aggre), 17.23 %, 18.12 %, 17.64 % (random1-3), 40.21 %
-(worse) and 40.20 % (CIFAR-100N); `Dataset.human_noise_rate` measures it
-on the loaded data. The test split has no human labels.
+`Dataset.human_noise_rate` measures the fraction of a set's labels that
+differ from the clean ones on the loaded data. The test split has no human
+labels.
 
 TFDS needs the label files by hand (`MANUAL_FILES`, from
 `SOURCE_URL`) in `<data_dir>/downloads/manual/`, where `data_dir` is

@@ -107,6 +107,10 @@ class RunData:
         y_test: int32 test labels.
         augment: Whether the training images get `spec.augmentation`
             (supplement 1; the paper augments for the ResNets only).
+        holdout_indices: With `FeedSpec.num_folds > 1`, int64 indices (into
+            the training set cut to `train_size`) of the held-out fold,
+            whose examples are not trained on; None otherwise.
+        holdout_images: uint8 images of the held-out fold, or None.
     """
 
     spec: DatasetSpec
@@ -121,6 +125,8 @@ class RunData:
     x_test: np.ndarray = dataclasses.field(repr=False)
     y_test: np.ndarray = dataclasses.field(repr=False)
     augment: bool = True
+    holdout_indices: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    holdout_images: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def fields(self):
         """The attributes as a dict (shallow: the arrays are not copied)."""
@@ -170,8 +176,8 @@ class FeedSpec:
     Attributes:
         batch_size: Positive int, the training batch size.
         noise_rate: Noise rate `eta` in `[0, 1]`.
-        noise_kind: `"symmetric"` (the paper's), `"asymmetric"` or
-            `"pair_flip"`; see `noise.apply_label_noise`.
+        noise_kind: `"symmetric"` (the paper's), `"asymmetric"`,
+            `"pair_flip"` or `"human"`; see `noise.apply_label_noise`.
         seed: Integer seed of the noise, shuffling and augmentation.
         augment: Whether the training images are to be augmented (by the
             model's `device_augmentation()`; otherwise it only normalises).
@@ -182,6 +188,13 @@ class FeedSpec:
             `noise_kind="asymmetric"`.
         train_size: Optional positive int: use only the first `train_size`
             training examples (tests, quick runs). The test set is kept.
+        label_set: With `noise_kind="human"`, the dataset's human label
+            set whose labels the run trains on
+            (`Dataset.human_label_set`); None otherwise.
+        num_folds: With `k > 1`, the training set (after `train_size` and
+            the label noise, drawn on all of it) is split into `k` folds,
+            example `i` in fold `i % k` (`holdout_fold_indices`).
+        holdout_fold: The fold held out of training when `num_folds > 1`.
     """
 
     batch_size: int
@@ -192,6 +205,20 @@ class FeedSpec:
     eval_batch_size: int = 1000
     transition_matrix: object = dataclasses.field(default=None, compare=False)
     train_size: object = None
+    label_set: object = None
+    num_folds: int = 1
+    holdout_fold: object = None
+
+
+def holdout_fold_indices(num_examples, num_folds, fold):
+    """Indices of fold `fold` of `num_folds`: the examples `i % num_folds == fold`."""
+    num_folds = check_int("num_folds", num_folds, 1)
+    if isinstance(fold, bool) or fold not in range(num_folds):
+        raise ValueError(
+            f"`holdout_fold` must be an integer in [0, {num_folds}) with "
+            f"num_folds={num_folds}. Received: holdout_fold={fold!r}"
+        )
+    return np.arange(fold, num_examples, num_folds, dtype=np.int64)
 
 
 def feed_spec(feed=None, **fields):
@@ -256,6 +283,9 @@ def prepare_run_data(dataset, feed=None, **fields):
         y_train = y_train[:train_size]
     if len(x_train) == 0:
         raise ValueError(f"The training set of {spec.name!r} is empty.")
+    human_labels = None
+    if feed.noise_kind == "human":
+        human_labels = dataset.human_label_set(feed.label_set)[: len(y_train)]
     noisy_labels, noise_mask = apply_label_noise(
         y_train,
         feed.noise_kind,
@@ -263,7 +293,18 @@ def prepare_run_data(dataset, feed=None, **fields):
         spec.num_classes,
         seed,
         transition_matrix=feed.transition_matrix,
+        human_labels=human_labels,
     )
+    holdout_indices = holdout_images = None
+    if feed.num_folds != 1:
+        holdout_indices = holdout_fold_indices(
+            len(x_train), feed.num_folds, feed.holdout_fold
+        )
+        holdout_images = np.ascontiguousarray(x_train[holdout_indices])
+        kept = np.ones(len(x_train), dtype=bool)
+        kept[holdout_indices] = False
+        x_train, y_train = x_train[kept], y_train[kept]
+        noisy_labels, noise_mask = noisy_labels[kept], noise_mask[kept]
     return RunData(
         spec=spec,
         noisy_labels=noisy_labels.astype(np.int32),
@@ -277,4 +318,6 @@ def prepare_run_data(dataset, feed=None, **fields):
         x_test=np.ascontiguousarray(x_test),
         y_test=y_test,
         augment=bool(feed.augment),
+        holdout_indices=holdout_indices,
+        holdout_images=holdout_images,
     )
