@@ -8,13 +8,15 @@ run's output bias) and `zoo.TorchSGD` (PyTorch's coupled weight decay),
 trains it with `model.fit` and records, after every epoch, the training
 loss, the test accuracy and the "false label accuracy" (paper Fig. 2, lower
 panels: the accuracy on the training images whose label was re-drawn,
-against their true labels). It writes `<workdir>/results.json` through
-`recipes.results`, and each epoch's metrics as TensorBoard events
-(`recipes.tensorboard_events`).
+against their true labels; both in one compiled pass, `Evaluation`). It
+writes `<workdir>/results.json` through `recipes.results`, and each epoch's
+metrics as TensorBoard events (`recipes.tensorboard_events`).
 
 Resumability: after every epoch the model and optimizer state and the
-history are checkpointed (`recipes.checkpoint`). A run killed mid-way
-resumes from its last finished epoch and, since every epoch of the data
+history are checkpointed (`recipes.checkpoint`; copied at the epoch's end,
+written while the next epoch trains). A run killed mid-way resumes from its
+last saved epoch (the last finished one, or the one before while its
+checkpoint was being written) and, since every epoch of the data
 stream and of the augmentation depends only on `(seed, epoch)` and ops are
 deterministic (`spec.deterministic`), ends with the same numbers as an
 uninterrupted run. A finished run is not trained again; a run directory
@@ -27,7 +29,7 @@ Every step reads the run's `recipes.config.RunSpec`, resolved once before
 (`recipes.config.resolve`); nothing here resolves or checks a config
 again. The steps are public for reuse (benchmarks, notebooks):
 `load_data`, `check_steps_per_execution`, `build_model`, `compile_model`,
-`training_callbacks`, `versions`.
+`Evaluation`, `training_callbacks`, `versions`.
 
 Example:
 
@@ -196,35 +198,74 @@ def empty_history():
     return {key: [] for key in results.HISTORY_KEYS}
 
 
+class Evaluation:
+    """The test and false-label accuracy of a model, in one compiled pass.
+
+    The test images and the false-label images (the training images whose
+    `noise_mask` is set, with their true labels) are joined once, padded to
+    whole batches of `batch_size` (at most `run_data.eval_batch_size`), and
+    predicted batch by batch with `model.predict_on_batch`: one compiled
+    inference of one shape, without `model.evaluate`'s per-call set-up. The
+    accuracy of each set is its count of correct argmax predictions over
+    its size, computed in float32 as Keras's `SparseCategoricalAccuracy`
+    does, so it equals `model.evaluate(...)["accuracy"]` on the same logits.
+
+    Args:
+        run_data: The run's `keras_robust.data.RunData` (its NumPy arrays).
+    """
+
+    def __init__(self, run_data):
+        false_labels = np.flatnonzero(run_data.noise_mask)
+        images = np.concatenate([run_data.x_test, run_data.x_train[false_labels]])
+        self.labels = np.concatenate([run_data.y_test, run_data.y_train[false_labels]])
+        self.sizes = (len(run_data.y_test), len(false_labels))
+        self.batch_size = min(run_data.eval_batch_size, len(images))
+        padding = -len(images) % self.batch_size
+        self.images = np.concatenate([images, np.zeros_like(images[:padding])])
+
+    def predictions(self, model):
+        """The argmax predictions of `model` on the joined images."""
+        batches = [
+            keras.ops.convert_to_numpy(
+                model.predict_on_batch(self.images[start : start + self.batch_size])
+            ).argmax(axis=-1)
+            for start in range(0, len(self.images), self.batch_size)
+        ]
+        return np.concatenate(batches)[: len(self.labels)]
+
+    def __call__(self, model):
+        """`(test accuracy, false-label accuracy)`; the latter None without noise."""
+        correct = self.predictions(model) == self.labels
+        test, false_label = np.split(correct, [self.sizes[0]])
+        accuracies = [
+            float(np.float32(part.sum()) / np.float32(part.size)) if part.size else None
+            for part in (test, false_label)
+        ]
+        return tuple(accuracies)
+
+
 class EpochMetrics(keras.callbacks.Callback):
     """Appends the epoch's loss, accuracies and learning rate to `history`.
 
-    The test and false-label accuracies are evaluated every
-    `spec.eval_every` epochs and after the last one (None in between),
-    and added to the epoch logs.
+    The test and false-label accuracies (`evaluation`, an `Evaluation`) are
+    evaluated every `spec.eval_every` epochs and after the last one (None
+    in between), and added to the epoch logs.
     """
 
-    def __init__(self, spec, history, test_data, false_label_data):
+    def __init__(self, spec, history, evaluation):
         super().__init__()
         self.spec = spec
         self.history = history
-        self.test_data = test_data
-        self.false_label_data = false_label_data
-
-    def accuracy(self, dataset):
-        """The model's accuracy on `dataset`."""
-        return float(
-            self.model.evaluate(dataset, verbose=0, return_dict=True)["accuracy"]
-        )
+        self.evaluation = evaluation
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         test_accuracy = false_label_accuracy = None
         last = epoch + 1 == self.spec.epochs
         if (epoch + 1) % self.spec.eval_every == 0 or last:
-            test_accuracy = logs["test_accuracy"] = self.accuracy(self.test_data)
-            if self.false_label_data is not None:
-                false_label_accuracy = self.accuracy(self.false_label_data)
+            test_accuracy, false_label_accuracy = self.evaluation(self.model)
+            logs["test_accuracy"] = test_accuracy
+            if false_label_accuracy is not None:
                 logs["false_label_accuracy"] = false_label_accuracy
         self.history["epoch"].append(epoch + 1)
         self.history["train_loss"].append(float(logs["loss"]))
@@ -236,15 +277,13 @@ class EpochMetrics(keras.callbacks.Callback):
 def training_callbacks(spec, run_data, history, run_dir, clock):
     """The callbacks of a run, in order: schedule, augmentation seed, metrics,
     TensorBoard events (before the checkpoint: see `recipes.tensorboard_events`),
-    checkpoint."""
+    checkpoint (a `checkpoint.SaveEveryEpoch`, last)."""
     return [
         keras.callbacks.LearningRateScheduler(
             lambda epoch, rate: spec.learning_rate_at(epoch)
         ),
         data.ReseedAugmentation(),
-        EpochMetrics(
-            spec, history, run_data.test_dataset(), run_data.false_label_dataset()
-        ),
+        EpochMetrics(spec, history, Evaluation(run_data)),
         tensorboard_events.EpochEvents(run_dir, history),
         checkpoint.SaveEveryEpoch(
             checkpoint.checkpoint_dir(run_dir), spec.settings, history, clock
@@ -433,18 +472,20 @@ def train_and_evaluate(spec, workdir, *, data=None, callbacks=()):
             return previous_seconds + time.monotonic() - start
 
         if initial_epoch < spec.epochs:
-            model.fit(
-                run_data.train_dataset(start_epoch=initial_epoch),
-                epochs=spec.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=run_data.steps_per_epoch,
-                callbacks=[
-                    *training_callbacks(spec, run_data, history, workdir, clock),
-                    *callbacks,
-                ],
-                verbose=spec.verbose,
-                shuffle=False,  # the stream is already shuffled per epoch
-            )
+            run_callbacks = training_callbacks(spec, run_data, history, workdir, clock)
+            try:
+                model.fit(
+                    run_data.train_dataset(start_epoch=initial_epoch),
+                    epochs=spec.epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=run_data.steps_per_epoch,
+                    callbacks=[*run_callbacks, *callbacks],
+                    verbose=spec.verbose,
+                    shuffle=False,  # the stream is already shuffled per epoch
+                )
+            finally:
+                # After an interruption too: the last finished epoch is saved.
+                run_callbacks[-1].wait()
         if run_data.holdout_indices is not None:
             save_holdout_probabilities(model, run_data, workdir)
         if spec.save_model:

@@ -65,3 +65,33 @@ def test_damaged_checkpoints_are_named(tmp_path):
     (tmp_path / "state.json").write_text(json.dumps({"epoch": 1}))
     with pytest.raises(checkpoint.DamagedCheckpointError, match="state.json"):
         checkpoint.load(tmp_path)
+
+
+def test_save_every_epoch_writes_a_snapshot_in_the_background(tmp_path):
+    model = compiled_model()
+    history = {"epoch": [1]}
+    saver = checkpoint.SaveEveryEpoch(tmp_path, {"seed": 0}, history, lambda: 2.5)
+    saver.set_model(model)
+    saver.on_epoch_end(0)
+    expected = values(model)
+    # The next epoch changes the model and the history while the file is written.
+    for variable in model.trainable_variables:
+        variable.assign(variable + 1.0)
+    history["epoch"].append(2)
+    saver.on_train_end()
+    loaded = checkpoint.load(tmp_path)
+    assert loaded.state["epoch"] == 1 and loaded.state["history"] == {"epoch": [1]}
+    assert loaded.state["wall_seconds"] == 2.5
+    for a, b in zip(expected, loaded.values):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_failed_background_write_is_raised_by_wait(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    saver = checkpoint.SaveEveryEpoch(blocker, {}, {}, lambda: 0.0)
+    saver.set_model(compiled_model())
+    saver.on_epoch_end(0)
+    with pytest.raises(OSError):
+        saver.wait()
+    saver.wait()  # raised once; nothing in flight any more

@@ -1,6 +1,7 @@
 """Tests of recipes.train_lib.train_and_evaluate on the offline "digits" set."""
 
 import os
+import time
 
 import keras
 import numpy as np
@@ -209,3 +210,54 @@ def test_a_dataset_of_another_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match="a dataset of 'digits'"):
         train_lib.train_and_evaluate(tiny_spec(dataset="cifar10"), tmp_path, data=digits)
     assert not os.path.exists(tmp_path / results.RESULTS_FILENAME)
+
+
+def test_evaluation_equals_keras_evaluate_per_batch():
+    # Batches of 100 over 360 test and the false-label images: the joined
+    # set is padded to whole batches, and each part counted on its own.
+    spec = tiny_spec(epochs=1, train_size=64)
+    keras.utils.set_random_seed(0)
+    run_data = train_lib.load_data(spec)
+    run_data.eval_batch_size = 100
+    model = train_lib.build_model(spec, run_data)
+    train_lib.compile_model(spec, model)
+    model.fit(run_data.train_dataset(), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
+    evaluation = train_lib.Evaluation(run_data)
+    assert len(evaluation.images) % 100 == 0
+    assert len(evaluation.images) > len(evaluation.labels)  # padded
+    expected = [
+        model.evaluate(dataset, verbose=0, return_dict=True)["accuracy"]
+        for dataset in (run_data.test_dataset(), run_data.false_label_dataset())
+    ]
+    assert evaluation(model) == tuple(float(value) for value in expected)
+    assert 0.0 < expected[0] < 1.0  # not a degenerate model
+
+
+def test_evaluation_without_noise_has_no_false_label_accuracy():
+    spec = tiny_spec(epochs=1, train_size=64, noise_rate=0.0)
+    run_data = train_lib.load_data(spec)
+    model = train_lib.build_model(spec, run_data)
+    train_lib.compile_model(spec, model)
+    test_accuracy, false_label_accuracy = train_lib.Evaluation(run_data)(model)
+    assert false_label_accuracy is None
+    assert test_accuracy == pytest.approx(
+        model.evaluate(run_data.test_dataset(), verbose=0, return_dict=True)["accuracy"]
+    )
+
+
+def test_a_killed_run_waits_for_the_checkpoint_being_written(tmp_path, kill_after, monkeypatch):
+    # The checkpoint of the last finished epoch is written in the background;
+    # an interrupted `fit` still leaves it on disk.
+    write = checkpoint.write
+
+    def slow_write(*args):
+        time.sleep(0.5)
+        write(*args)
+
+    monkeypatch.setattr(checkpoint, "write", slow_write)
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(
+            tiny_spec(train_size=64), tmp_path, callbacks=[kill_after(2)]
+        )
+    loaded = checkpoint.load(checkpoint.checkpoint_dir(tmp_path))
+    assert loaded.state["epoch"] == 2 and loaded.state["history"]["epoch"] == [1, 2]
