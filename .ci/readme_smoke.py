@@ -120,6 +120,9 @@ SMOKE = {
     "python benchmarks/bench_epoch.py":
         'python "$CHECKOUT/benchmarks/bench_epoch.py" --rounds 1 --epochs 2 '
         "--train_size 256",
+    "python benchmarks/bench_recipe_step.py":
+        'python "$CHECKOUT/benchmarks/bench_recipe_step.py" --rounds 1 --epochs 2 '
+        "--train_size 256",
     "python benchmarks/bench_pipeline.py":
         'python "$CHECKOUT/benchmarks/bench_pipeline.py" --repeats 1',
     "python benchmarks/bench_evaluation.py":
