@@ -150,6 +150,10 @@ SMOKE = {
     "python -m recipes.main --config=estimate_noise --workdir=runs/estimate_noise":
         "python -m recipes.main --config=estimate_noise:folds=2 "
         f"--workdir=runs/estimate_noise {SMALL}",
+    "python -m recipes.main --config=recommend_check --workdir=runs/recommend_check":
+        "python -m recipes.main --config='recommend_check:datasets=digits,noise_rates=0.4,"
+        "seeds=0,folds=2,fold_epochs=1,epochs=1' --workdir=runs/recommend_check "
+        "--config.train_size=64",
     # docs/reliability.md.
     "python benchmarks/soak_sweep.py --minutes=7":
         'python "$CHECKOUT/benchmarks/soak_sweep.py" --minutes=0.01 --losses=ce '

@@ -16,10 +16,15 @@ per training step:
 - `recipe <backend>`: a whole `recipes.train_lib.train_and_evaluate` run of
   the resolved spec with `data=` the in-memory dataset, in a fresh run
   directory: its wall time over its training steps, evaluation of the test
-  and false-label sets every epoch and a checkpoint every epoch included;
-  `recipe jax, compilation cache` is the same with jax's persistent
-  compilation cache on (what the second and later runs of a model and loss
-  in a sweep would see with it).
+  and false-label sets every epoch and a checkpoint every epoch included.
+  `recipe jax` is a run as the recipes make it under jax: the arrays fed
+  as they are (`device_resident`, the default under jax) and jax's
+  persistent compilation cache on (`recipes.start_command_line`), holding
+  the steps of an earlier run of the same model and loss, as for every
+  run of a sweep but the first of each model and loss; `recipe jax,
+  compiling` is the same without the cache (that first run, or the
+  cache turned off); `recipe jax, tf.data` feeds the tf.data stream
+  instead (`device_resident=False`, the TensorFlow backend's default).
 
 Each backend runs in its own worker process (a process has one Keras
 backend); the main process asks the workers for one measurement at a
@@ -44,6 +49,7 @@ and `other` (the rest of the run's wall time: model building, results,
 """
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -58,10 +64,10 @@ import common
 # The candidates of each worker process; a worker's Keras backend is the
 # first word of its name. "jax-cache" runs the recipe with jax's persistent
 # compilation cache (in a directory of its own, filled by its warm-up run),
-# as a sweep's later runs of the same model and loss would.
+# as the recipes set it up.
 WORKERS = {
-    "jax": ("gemm floor", "fit jax", "recipe jax"),
-    "jax-cache": ("recipe jax, compilation cache",),
+    "jax": ("gemm floor", "fit jax", "recipe jax, compiling"),
+    "jax-cache": ("recipe jax", "recipe jax, tf.data"),
     "tensorflow": ("fit tensorflow", "fit tensorflow XLA", "recipe tensorflow"),
 }
 BASELINE = "fit jax"
@@ -167,12 +173,12 @@ class _PhaseClock:
         return per_step
 
 
-def time_recipe(args, dataset):
-    """Seconds per step of a whole run, and its breakdown."""
+def time_recipe(args, dataset, **fields):
+    """Seconds per step of a whole run of the spec with `fields`, and its breakdown."""
     from recipes import checkpoint
     from recipes import train_lib
 
-    spec = run_spec(args)
+    spec = run_spec(args, **fields)
     clock = _PhaseClock(args.project_epochs)
     save = checkpoint.SaveEveryEpoch.on_epoch_end
     with tempfile.TemporaryDirectory() as workdir, mock.patch.object(
@@ -270,7 +276,8 @@ def worker(args):
         elif name.startswith("fit"):
             candidates[name] = fit_candidate(args, dataset, xla=name.endswith("XLA"))
         else:
-            candidates[name] = lambda: time_recipe(args, dataset)
+            fields = {"device_resident": False} if name.endswith("tf.data") else {}
+            candidates[name] = functools.partial(time_recipe, args, dataset, **fields)
     for name, candidate in candidates.items():
         candidate()  # warm-up: compiles, fills caches
     print(json.dumps({"ready": list(candidates)}), flush=True)

@@ -1134,10 +1134,16 @@ def get(identifier, num_classes=None, **kwargs):
     )
 
 
+#: The noise rates at which `recommend()` changes its choice (paper Table 4,
+#: in the paper's noise rate: the fraction of labels redrawn uniformly).
+RECOMMENDATION_THRESHOLDS = (0.05, 0.4)
+
+
 def recommend(noise_rate, num_classes, *, from_logits=True, **kwargs):
     """Returns a loss chosen by the paper's recommendations (Table 4).
 
-    The paper's Table 4 ("Recommendations"), refined by its Tables 2 and 3:
+    The paper's Table 4 ("Recommendations"), refined by its Tables 2 and 3,
+    with the thresholds `RECOMMENDATION_THRESHOLDS`:
 
     * `noise_rate < 0.05`: biTemp (t1 0.8, t2 1.2) for up to ten classes;
       for more classes boundCE* with the paper's eps for `num_classes`
@@ -1148,7 +1154,12 @@ def recommend(noise_rate, num_classes, *, from_logits=True, **kwargs):
       at 40 % and 60 % in Table 2), genCE for more classes (Table 3).
 
     Args:
-        noise_rate: Estimated fraction of wrong labels, in [0, 1].
+        noise_rate: The paper's noise rate eta, in [0, 1]: the fraction of
+            training labels redrawn uniformly over all `num_classes`
+            classes (paper Sec. 4; a redrawn label may stay right, so a
+            fraction `eta (c - 1) / c` of the labels is wrong). From an
+            estimate of the fraction of wrong labels, pass
+            `keras_robust.estimate_noise(...).symmetric_noise_rate`.
         num_classes: Number of classes, >= 2.
         from_logits: Whether the model outputs logits (True, as the zoo's
             models and most Keras classifiers without a final softmax do)
@@ -1162,12 +1173,13 @@ def recommend(noise_rate, num_classes, *, from_logits=True, **kwargs):
     )
     num_classes = validation.check_num_classes(num_classes)
     kwargs["from_logits"] = from_logits
-    if noise_rate < 0.05:
+    low, high = RECOMMENDATION_THRESHOLDS
+    if noise_rate < low:
         if num_classes <= 10:
             return BiTemperedLogisticLoss(t1=0.8, t2=1.2, **kwargs)
         eps = presets.output_bias("boundce", num_classes)
         return BoundedCrossEntropy(output_bias=eps, **kwargs)
-    if noise_rate < 0.4:
+    if noise_rate < high:
         return GeneralizedCrossEntropy(q=0.7, **kwargs)
     if num_classes <= 10:
         return BoundedCrossEntropy(**kwargs)

@@ -5,7 +5,8 @@ and the class-conditional noise matrix from out-of-sample predicted
 probabilities (e.g. k-fold cross-validation), by the confident joint of
 Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in
 Dataset Labels", JAIR 70 (2021), section 3.1. The noise rate it returns
-is what `keras_robust.losses.recommend()` and the output-bias presets take.
+converts (`NoiseEstimate.symmetric_noise_rate`) into the paper's noise
+rate, which `keras_robust.losses.recommend()` takes.
 
 It needs NumPy only. Its defaults are those of cleanlab 2.x
 (`cleanlab.count.compute_confident_joint`, `estimate_joint`,
@@ -59,6 +60,21 @@ class NoiseEstimate:
     noise_matrix: np.ndarray
     inverse_noise_matrix: np.ndarray
     confident_joint: np.ndarray
+
+    @property
+    def symmetric_noise_rate(self):
+        """The paper's noise rate that leaves `noise_rate` of the labels wrong.
+
+        Symmetric noise of rate `eta` (paper Sec. 4) redraws a fraction
+        `eta` of the labels uniformly over all `c` classes, so a redrawn
+        label stays right with probability `1/c` and a fraction
+        `eta (c - 1) / c` ends up wrong. This is `noise_rate * c / (c - 1)`,
+        at most 1: the `noise_rate` that `keras_robust.losses.recommend()`
+        takes (its thresholds are the paper's, in `eta`). Rounded to 12
+        decimals, so that 0.36 at 10 classes is 0.4, not 0.39999999999999997.
+        """
+        num_classes = self.joint.shape[0]
+        return min(1.0, round(self.noise_rate * num_classes / (num_classes - 1), 12))
 
 
 def _check_pred_probs(pred_probs):
@@ -231,7 +247,7 @@ def estimate_noise(labels, pred_probs):
     ```python
     estimate = keras_robust.estimate_noise(labels, pred_probs)
     print(f"{estimate.noise_rate:.1%} of the labels look wrong")
-    loss = keras_robust.losses.recommend(estimate.noise_rate, num_classes)
+    loss = keras_robust.losses.recommend(estimate.symmetric_noise_rate, num_classes)
     ```
     """
     probs = _check_pred_probs(pred_probs)

@@ -36,7 +36,9 @@ Fields:
 - `jit_compile`: XLA (tensorflow) or torch.compile (torch); jax always jits.
 - `steps_per_execution`: batches per compiled call; must divide the epoch.
 - `device_resident`: keep the dataset on the accelerator and batch it
-  there (`keras_robust.data.make_resident_data`, no tf.data).
+  there (`keras_robust.data.make_resident_data`, no tf.data). None: the
+  backend's faster feed, resident under jax and torch (Keras passes their
+  arrays through), tf.data under tensorflow.
 - `data_source`: `"tfds"` or `"keras"` (`keras.datasets`).
 - `train_size`: use only the first N training images (None: all).
 - `num_folds`, `holdout_fold`: k folds; train without examples `i % k == holdout_fold`.
@@ -60,6 +62,7 @@ import json
 import re
 import types
 
+import keras
 import ml_collections
 from ml_collections import config_dict
 
@@ -132,7 +135,7 @@ def get_default_config():
     config.mixed_precision = "float32"
     config.jit_compile = False
     config.steps_per_execution = 1
-    config.device_resident = False
+    config.device_resident = config_dict.placeholder(bool)
     config.data_source = "tfds"
     config.train_size = config_dict.placeholder(int)
     config.num_folds = 1
@@ -234,6 +237,8 @@ def _fill(values, dataset, model, loss_spec):
         filled["learning_rate"] = protocols.initial_learning_rate(
             model, dataset, loss_spec.text
         )
+    if values["device_resident"] is None:
+        filled["device_resident"] = keras.backend.backend() != "tensorflow"
     return filled
 
 

@@ -46,7 +46,7 @@ import os
 import recipes
 
 # A command line (`python -m recipes.figure1`): before Keras imports TensorFlow.
-recipes.start_tensorflow_quietly()
+recipes.start_command_line()
 
 import numpy as np  # noqa: E402
 from absl import app  # noqa: E402

@@ -19,7 +19,7 @@ import sys
 import recipes
 
 # Before anything imports Keras, which imports TensorFlow on its backend.
-recipes.start_tensorflow_quietly()
+recipes.start_command_line()
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402

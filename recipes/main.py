@@ -63,7 +63,7 @@ import types
 import recipes
 
 # Before anything imports Keras, which imports TensorFlow on its backend.
-recipes.start_tensorflow_quietly()
+recipes.start_command_line()
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402

@@ -33,7 +33,7 @@ import sys
 import recipes
 
 # A command line (`python -m recipes.report`): before Keras imports TensorFlow.
-recipes.start_tensorflow_quietly()
+recipes.start_command_line()
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402

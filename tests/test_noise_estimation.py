@@ -112,6 +112,41 @@ def test_symmetric_noise_rate_is_recovered(noise_rate):
     assert abs(estimate.noise_rate - np.mean(labels != true)) < 0.02
 
 
+@pytest.mark.parametrize("noise_rate", [0.2, 0.4, 0.6])
+def test_symmetric_noise_rate_is_the_redrawn_fraction(noise_rate):
+    # Redrawing a fraction eta uniformly over 10 classes leaves eta * 9/10
+    # wrong; the estimate's symmetric rate undoes that factor, so it lands
+    # on the redrawn fraction (within the 0.02 of the test above, times 10/9).
+    true, probs = _model_like(2000, 10, boost=4.0, seed=1)
+    rng = np.random.default_rng(2)
+    labels = true.copy()
+    redraw = rng.random(true.size) < noise_rate
+    labels[redraw] = rng.integers(0, 10, int(redraw.sum()))
+    estimate = estimate_noise(labels, probs)
+    assert estimate.symmetric_noise_rate == pytest.approx(estimate.noise_rate * 10 / 9, abs=1e-12)
+    assert abs(estimate.symmetric_noise_rate - np.mean(redraw)) < 0.025
+
+
+def test_recommend_takes_the_symmetric_rate():
+    # 36 % wrong labels at 10 classes is the paper's 40 % noise: recommend()
+    # then gives boundCE (Table 4, 40 % and more), where the fraction of
+    # wrong labels itself would give genCE.
+    estimate = keras_robust.NoiseEstimate(0.36, *(np.eye(10) / 10,) * 3, np.eye(10, dtype=int))
+    assert estimate.symmetric_noise_rate == 0.4
+    recommend = keras_robust.losses.recommend
+    assert type(recommend(estimate.symmetric_noise_rate, 10)).__name__ == "BoundedCrossEntropy"
+    assert type(recommend(estimate.noise_rate, 10)).__name__ == "GeneralizedCrossEntropy"
+
+
+def test_symmetric_noise_rate_is_at_most_one():
+    # Two classes, every label wrong: w = 1 would be eta = 2.
+    probs = np.array([[0.9, 0.1], [0.1, 0.9]] * 4)
+    labels = np.array([1, 0] * 4)
+    estimate = estimate_noise(labels, probs)
+    assert estimate.noise_rate > 0.5
+    assert estimate.symmetric_noise_rate == min(1.0, estimate.noise_rate * 2)
+
+
 def test_pair_flip_noise_matrix_is_recovered():
     # P(given = j + 1 | true = j) = 0.3: a transposed matrix would be off
     # by 0.3. Over 30 seeds the largest entry error against the realised

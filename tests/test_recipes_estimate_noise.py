@@ -92,13 +92,15 @@ def test_end_to_end_two_folds_on_digits(tmp_path, digits):
     ).feed)
     rate = keras_robust.estimate_noise(full.noisy_labels, probabilities).noise_rate
     wrong = np.mean(full.noisy_labels != full.y_train)
-    chosen = estimate_noise.describe_loss(keras_robust.losses.recommend(rate, 10))
+    eta = min(1.0, rate * 10 / 9)  # the redrawn fraction that leaves `rate` wrong
+    chosen = estimate_noise.describe_loss(keras_robust.losses.recommend(eta, 10))
     lines = ran.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Noise estimate of digits"))
-    assert lines[start + 1:start + 5] == [
+    assert lines[start + 1:start + 6] == [
         f"estimated fraction of wrong labels: {rate:.4f}",
         f"true fraction of wrong labels:      {wrong:.4f} (error {rate - wrong:+.4f})",
-        f"set noise rate:                     0.4000 (error {rate - 0.4:+.4f})",
-        f"recommend({rate:.4f}, 10) chooses: {chosen}",
+        f"estimated noise rate (redrawn):     {eta:.4f} (wrong x c/(c-1))",
+        f"set noise rate:                     0.4000 (error {eta - 0.4:+.4f})",
+        f"recommend({eta:.4f}, 10) chooses: {chosen}",
     ]
     assert "2-fold out-of-sample probabilities of 200 training examples" in lines[start]

@@ -12,7 +12,8 @@ draws depend on `(seed, epoch)` only.
 
 Per step only the batch's `batch_size` int32 indices leave the host: the
 epoch's permutation is drawn on the host from `(seed, epoch)`
-(`np.random.default_rng`) and copied to the device once per epoch. So, as
+(`np.random.default_rng`), and each step's slice of it is copied to the
+device, where two gathers take the batch. So, as
 with the tf.data stream, epoch `e` depends only on `(seed, e)` and a run
 resumed with `train_dataset(start_epoch=k)` sees exactly the batches of an
 uninterrupted one. The permutations differ from the tf.data stream's (a
@@ -62,6 +63,20 @@ def epoch_permutation(seed, epoch, num_examples):
     return rng.permutation(num_examples).astype(np.int32)
 
 
+def _only_host_devices():
+    """Whether the backend's only devices are CPUs (their memory is the host's)."""
+    return all(
+        device.lower().startswith("cpu") for device in keras.distribution.list_devices()
+    )
+
+
+def _take(array, rows):
+    """`array[rows]`: NumPy's gather for host arrays, the backend's on a device."""
+    if isinstance(array, np.ndarray):
+        return np.take(array, rows, axis=0)
+    return ops.take(array, ops.convert_to_tensor(rows), axis=0)
+
+
 class _TrainStream(keras.utils.PyDataset):
     """The infinite training stream: batch `i` is step `i % steps` of epoch
     `start_epoch + i // steps`."""
@@ -82,17 +97,17 @@ class _TrainStream(keras.utils.PyDataset):
         epoch, step = divmod(index, resident.steps_per_epoch)
         epoch += self._start_epoch
         if epoch != self._epoch:
-            self._order = ops.convert_to_tensor(
-                epoch_permutation(
-                    resident.seed, epoch, resident.num_train_examples
-                )
+            self._order = epoch_permutation(
+                resident.seed, epoch, resident.num_train_examples
             )
             self._epoch = epoch
         start = step * resident.batch_size
+        # Sliced on the host: an eager slice of a device array costs more
+        # than copying the batch's indices.
         batch = self._order[start : start + resident.batch_size]
         return (
-            ops.take(resident.device_arrays["x_train"], batch, axis=0),
-            ops.take(resident.device_arrays["noisy_labels"], batch, axis=0),
+            _take(resident.device_arrays["x_train"], batch),
+            _take(resident.device_arrays["noisy_labels"], batch),
         )
 
 
@@ -126,10 +141,7 @@ class _EvalBatches(keras.utils.PyDataset):
         if self._index is None:
             return self._images[start:stop], self._labels[start:stop]
         rows = self._index[start:stop]
-        return (
-            ops.take(self._images, rows, axis=0),
-            ops.take(self._labels, rows, axis=0),
-        )
+        return _take(self._images, rows), _take(self._labels, rows)
 
 
 @dataclasses.dataclass(eq=False)
@@ -144,11 +156,14 @@ class ResidentData(RunData):
     Attributes:
         device_arrays: The device tensors: `x_train`, `noisy_labels`,
             `y_train` (true labels), `x_test`, `y_test`, and
-            `false_label_index` (int32 rows of `noise_mask`).
+            `false_label_index` (int32 rows of `noise_mask`). Where the
+            backend has no device but CPUs they are these NumPy arrays:
+            the CPU computes on host memory, and a NumPy gather of a batch
+            costs a fraction of an eager backend op.
     """
 
     def __post_init__(self):
-        to_device = ops.convert_to_tensor
+        to_device = np.asarray if _only_host_devices() else ops.convert_to_tensor
         self.device_arrays = {
             "x_train": to_device(self.x_train),
             "noisy_labels": to_device(self.noisy_labels),

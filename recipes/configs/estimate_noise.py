@@ -10,12 +10,13 @@ the whole training set, so every fold sees the same noisy labels. Every
 training example then has probabilities from a model that did not train
 on it; `keras_robust.estimate_noise` (confident learning) estimates from
 them and the noisy labels the fraction of wrong labels. `summarize` prints
-the estimate, its error against the true fraction of wrong labels and,
-for synthetic noise, against the set `noise_rate` (symmetric noise
-redraws a fraction `noise_rate` of the labels uniformly, so about
-`noise_rate * (1 - 1/c)` of them end up wrong), then what
-`keras_robust.losses.recommend()` chooses for the estimated rate and the
-class count: the loss, its hyperparameters and eps.
+the estimate, its error against the true fraction of wrong labels, the
+paper's noise rate it stands for (symmetric noise redraws a fraction
+`noise_rate` of the labels uniformly, so about `noise_rate * (1 - 1/c)` of
+them end up wrong: `NoiseEstimate.symmetric_noise_rate`) and, for
+synthetic noise, that rate's error against the set `noise_rate`, then what
+`keras_robust.losses.recommend()` chooses for it and the class count: the
+loss, its hyperparameters and eps.
 
     python -m recipes.main --config=recipes/configs/estimate_noise.py --workdir=runs/estimate_noise
 
@@ -49,13 +50,17 @@ NARROWED_BY = {"holdout_fold": "folds"}
 _LOSS_SETTINGS = ("name", "reduction", "from_logits", "output_bias", "dtype")
 
 
-def _folds(arg):
-    folds = common.parse_arg(arg, **ARGUMENTS).folds
+def check_folds(folds):
+    """The config argument `folds`, checked: an integer >= 2."""
     if folds < 2:
         raise common.ConfigArgumentError(
             f"Config argument folds={folds}: expected an integer >= 2."
         )
     return folds
+
+
+def _folds(arg):
+    return check_folds(common.parse_arg(arg, **ARGUMENTS).folds)
 
 
 def get_config(arg=None):
@@ -100,12 +105,61 @@ def out_of_sample_probabilities(specs, workdir):
     return np.stack([rows[index] for index in range(len(rows))]).astype(np.float64)
 
 
-def describe_loss(loss):
-    """`"genCE q=0.7, eps 0"`: a Loss's name in the grammar, hyperparameters and eps."""
+def loss_fields(loss):
+    """A configured Loss as run fields: `{"loss": text, "loss_kwargs": {...}}`.
+
+    `text` is the loss in the grammar (`LossSpec.text`, eps included),
+    `loss_kwargs` its own hyperparameters.
+    """
     spec = losses.LossSpec(losses.canonical_name(type(loss).__name__), loss.output_bias)
     settings = {k: v for k, v in loss.get_config().items() if k not in _LOSS_SETTINGS}
-    text = " ".join([spec.label, *(f"{key}={value:g}" for key, value in settings.items())])
+    return {"loss": spec.text, "loss_kwargs": settings}
+
+
+def describe_loss(loss):
+    """`"genCE q=0.7, eps 0"`: a Loss's name in the grammar, hyperparameters and eps."""
+    fields = loss_fields(loss)
+    spec = losses.LossSpec.parse(fields["loss"])
+    settings = fields["loss_kwargs"].items()
+    text = " ".join([spec.label, *(f"{key}={value:g}" for key, value in settings)])
     return f"{text}, eps {spec.output_bias:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldEstimate:
+    """The noise estimate of one noise setting from its finished fold runs.
+
+    Attributes:
+        spec: The `RunSpec` of fold 0 (the setting: dataset, noise, model).
+        estimate: `keras_robust.estimate_noise`'s `NoiseEstimate`.
+        wrong_fraction: The true fraction of wrong training labels.
+        num_examples: The number of training examples estimated on.
+    """
+
+    spec: object
+    estimate: object
+    wrong_fraction: float
+    num_examples: int
+
+
+def estimate_from_folds(specs, workdir):
+    """Confident learning on the out-of-sample probabilities of the folds `specs`.
+
+    Args:
+        specs: The `RunSpec`s of the folds `0..k-1` of one noise setting.
+        workdir: The sweep's directory.
+
+    Returns:
+        A `FoldEstimate`.
+    """
+    spec = min(specs, key=lambda fold: fold.holdout_fold)
+    probabilities = out_of_sample_probabilities(specs, workdir)
+    dataset = data.load_dataset(spec.dataset, data_dir=spec.data_dir, source=spec.data_source)
+    feed = dataclasses.replace(spec.feed, num_folds=1, holdout_fold=None)
+    run_data = data.prepare_run_data(dataset, feed)
+    estimate = keras_robust.estimate_noise(run_data.noisy_labels, probabilities)
+    wrong = float(np.mean(run_data.noisy_labels != run_data.y_train))
+    return FoldEstimate(spec, estimate, wrong, len(probabilities))
 
 
 def summarize(results_list, workdir):
@@ -119,29 +173,25 @@ def summarize(results_list, workdir):
         The printed text: one line per quantity.
     """
     specs = [config_lib.RunSpec.from_settings(result.settings) for result in results_list]
-    spec = specs[0]
-    probabilities = out_of_sample_probabilities(specs, workdir)
-    dataset = data.load_dataset(spec.dataset, data_dir=spec.data_dir, source=spec.data_source)
-    feed = dataclasses.replace(spec.feed, num_folds=1, holdout_fold=None)
-    run_data = data.prepare_run_data(dataset, feed)
-    estimate = keras_robust.estimate_noise(run_data.noisy_labels, probabilities)
-    wrong = float(np.mean(run_data.noisy_labels != run_data.y_train))
-    rate = estimate.noise_rate
+    found = estimate_from_folds(specs, workdir)
+    spec, estimate, wrong = found.spec, found.estimate, found.wrong_fraction
+    rate, eta = estimate.noise_rate, estimate.symmetric_noise_rate
     noise = spec.noise_label_set if spec.noise_kind == "human" else f"{spec.noise_rate:g}"
     lines = [
         f"Noise estimate of {spec.dataset} ({spec.noise_kind} noise {noise}): confident "
         f"learning on {spec.num_folds}-fold out-of-sample probabilities of "
-        f"{len(probabilities)} training examples ({spec.model}, CE, {spec.epochs} epochs)",
+        f"{found.num_examples} training examples ({spec.model}, CE, {spec.epochs} epochs)",
         f"estimated fraction of wrong labels: {rate:.4f}",
         f"true fraction of wrong labels:      {wrong:.4f} (error {rate - wrong:+.4f})",
+        f"estimated noise rate (redrawn):     {eta:.4f} (wrong x c/(c-1))",
     ]
     if spec.noise_kind != "human":
         lines.append(
             f"set noise rate:                     {spec.noise_rate:.4f} "
-            f"(error {rate - spec.noise_rate:+.4f})"
+            f"(error {eta - spec.noise_rate:+.4f})"
         )
-    chosen = losses.recommend(rate, spec.num_classes)
+    chosen = losses.recommend(eta, spec.num_classes)
     lines.append(
-        f"recommend({rate:.4f}, {spec.num_classes}) chooses: {describe_loss(chosen)}"
+        f"recommend({eta:.4f}, {spec.num_classes}) chooses: {describe_loss(chosen)}"
     )
     return "\n".join(lines)
