@@ -5,6 +5,7 @@ Each case runs in a fresh interpreter: TensorFlow reads these variables
 once, when it is imported.
 """
 
+import importlib.util as importlib_util
 import os
 import subprocess
 import sys
@@ -114,3 +115,65 @@ def test_a_run_does_not_open_with_tensorflow_start_up_lines(tmp_path, backend):
     assert process.returncode == 0, process.stderr[-2000:]
     for line in ("cudart_stub", "cuInit", "oneDNN custom operations", "libtpu"):
         assert line not in process.stderr
+
+
+def _recipes_run(workdir, environment, epochs):
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "recipes.main", "--config=default",
+            f"--workdir={workdir}", "--config.dataset=digits", "--config.model=mlp1024",
+            f"--config.epochs={epochs}", "--config.train_size=640", "--config.verbose=0",
+        ],
+        cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_recipes_default_to_jax_with_its_cache_and_resume_bit_identical(tmp_path):
+    # KERAS_BACKEND unset: the recipes choose jax (installed with the
+    # recipes), cache its compiled steps, feed the arrays as they are, and
+    # a run killed after a checkpoint resumes to the same history.
+    pytest.importorskip("jax")
+    import json
+    import signal
+    import time
+
+    environment = _environment(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    del environment["KERAS_BACKEND"]
+    environment.pop("JAX_COMPILATION_CACHE_DIR", None)
+    straight = _recipes_run(tmp_path / "straight", environment, epochs=4)
+    assert straight.wait(timeout=300) == 0, straight.stderr.read()[-2000:]
+    cache = tmp_path / "cache" / "keras_robust" / "jax"
+    assert any(cache.iterdir())
+
+    killed = _recipes_run(tmp_path / "killed", environment, epochs=4)
+    state = tmp_path / "killed" / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 300
+    while killed.poll() is None and time.monotonic() < deadline:
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 1:
+            killed.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    resumed = _recipes_run(tmp_path / "killed", environment, epochs=4)
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()[-2000:]
+
+    results = [
+        json.loads((tmp_path / name / "results.json").read_text())
+        for name in ("straight", "killed")
+    ]
+    assert results[0]["versions"]["backend"] == "jax"
+    assert results[0]["settings"]["device_resident"] is True
+    assert results[1]["history"] == results[0]["history"]
+
+
+def test_the_environment_chooses_the_backend_and_the_cache():
+    import recipes
+
+    assert recipes.recipes_backend({"KERAS_BACKEND": "torch"}) == "torch"
+    expected = "jax" if importlib_util.find_spec("jax") else "tensorflow"
+    assert recipes.recipes_backend({}) == expected
+    assert recipes.jax_cache_directory({"XDG_CACHE_HOME": "/c"}) == "/c/keras_robust/jax"
+    assert recipes.jax_cache_directory({}) == os.path.join(
+        os.path.expanduser("~"), ".cache", "keras_robust", "jax"
+    )
