@@ -124,6 +124,17 @@ def _learning_rate_section(block):
     )
     heading = f"{noise} {block.noise_kind} noise: initial learning rate ({source})"
     lines = [heading, "", tables.learning_rate_table(block), ""]
+    shared = set.intersection(*(set(cells) for cells in block.rows.values()))
+    extended = [
+        f"{block.label(row)} {', '.join(f'{rate:g}' for rate in sorted(set(cells) - shared))}"
+        for row, cells in block.rows.items() if set(cells) - shared
+    ]
+    if extended:
+        lines += [
+            "Grid extended past its edge at the same spacing, where the best rate sat "
+            f"there: {'; '.join(extended)}.",
+            "",
+        ]
     edge = tables.rows_on_edge(block)
     if edge:
         lines += [
