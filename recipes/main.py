@@ -16,10 +16,8 @@ every point of its sweep once, in `<workdir>/<run id>/`
     python -m recipes.main --config=quickstart --workdir=runs/quickstart
 
 A config whose `get_sweep(arg, finished)` takes the runs finished so far
-is a sweep in stages (`recipes.stages`: `offline_replication` chooses each
-loss's learning rate on clean labels, then trains the noisy runs at it):
-its stages run one after the other in the same `--workdir`, until it asks
-for no new run, and the report covers them all.
+runs in stages (`recipes.stages`, e.g. `offline_replication`) in the same
+`--workdir` until it asks for no new run; the report covers them all.
 
 When every run finished, a config's `summarize(results, workdir)`, if it
 has one, is printed after the report (`estimate_noise`: the estimated
@@ -173,23 +171,6 @@ class LoadedConfig:
         """The config's name, e.g. `"quickstart"`."""
         path = self.argument.partition(":")[0]
         return os.path.splitext(os.path.basename(path))[0]
-
-    @property
-    def staged(self):
-        """Whether the sweep runs in stages (`recipes.stages`)."""
-        return stages.is_staged(getattr(self.module, "get_sweep", None))
-
-    def next_points(self, finished):
-        """A staged sweep's points given its `stages.Finished` runs.
-
-        Raises:
-            cli.UsageError: for a mistake of the config file or its argument.
-        """
-        arg = config_path(self.argument).partition(":")[2]
-        try:
-            return list(self.module.get_sweep(arg or None, finished=finished))
-        except (common.ConfigArgumentError, config_lib.ConfigError) as error:
-            raise cli.UsageError(f"--config={self.argument}: {error}") from None
 
     def narrowing_hint(self, field):
         """`--config='quickstart:losses=...'`: how to narrow a swept `field`."""
@@ -501,9 +482,14 @@ def _status(workdir):
 def next_stage(loaded, overrides, finished):
     """Every run of a staged sweep given its `finished` `RunResult`s (`recipes.stages`)."""
     config = command_config(loaded, overrides)
-    points = loaded.next_points(stages.Finished(
+    finished = stages.Finished(
         lambda point: config_lib.resolve(config_lib.override(config, point)), finished
-    ))
+    )
+    arg = config_path(loaded.argument).partition(":")[2]
+    try:
+        points = list(loaded.module.get_sweep(arg or None, finished=finished))
+    except (common.ConfigArgumentError, config_lib.ConfigError) as error:
+        raise cli.UsageError(f"--config={loaded.argument}: {error}") from None
     return resolve_specs(loaded, overrides, points)
 
 
@@ -533,12 +519,13 @@ def main(argv):
         if not is_sweep:
             print_run(train_lib.train_and_evaluate(specs[0], workdir), workdir)
             return
-        if loaded.staged and environment.is_worker:
+        staged = stages.is_staged(loaded.module)
+        if staged and environment.is_worker:
             stages.follow_chief(workdir, environment)
             return
         finished, specs = stages.run_stages(
             specs, workdir, workers=_WORKERS.value, environment=environment,
-            next_specs=loaded.staged and (lambda done: next_stage(loaded, overrides, done)),
+            next_specs=staged and (lambda done: next_stage(loaded, overrides, done)),
         )
         if not environment.is_worker:
             print(report.write_report(finished, workdir))

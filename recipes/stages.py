@@ -25,7 +25,8 @@ A worker of a chief (`follow_chief`; `recipes.grid` or `recipes.main`)
 trains the runs that `<workdir>/sweep.json` names, written by the chief at
 the start of each stage, stage after stage, and ends once the chief has
 marked the file final (no stage follows); it gives up after the chief
-timeout without a next stage (`recipes.chief.ChiefLostError`).
+timeout without a next stage (`recipes.chief.ChiefLostError`). While a
+stage trains, `sweep.json` names its runs only, and so does `--status`.
 """
 
 import inspect
@@ -41,8 +42,9 @@ from recipes.distributed import SweepError
 POLL_SECONDS = 1.0
 
 
-def is_staged(get_sweep):
-    """Whether a config's `get_sweep` takes the `finished` runs (a staged sweep)."""
+def is_staged(module):
+    """Whether a config file's `get_sweep` takes the `finished` runs (a staged sweep)."""
+    get_sweep = getattr(module, "get_sweep", None)
     return get_sweep is not None and "finished" in inspect.signature(get_sweep).parameters
 
 

@@ -19,8 +19,11 @@ from recipes import config as config_lib
 from recipes import launcher
 from recipes import main as main_lib
 from recipes import results
+from recipes import stages
 from recipes import sweep_files
 from recipes import train_lib
+from recipes.chief import ChiefLostError
+from recipes.distributed import SweepEnvironment
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner")
 
@@ -226,8 +229,6 @@ def test_a_chief_serves_both_stages_to_a_worker_that_follows_it(tmp_path):
 
 
 def test_finished_looks_points_up_by_run_id():
-    from recipes import stages
-
     config = config_lib.override(
         main_lib.load_config("offline_replication").config, {"epochs": 1}
     )
@@ -242,15 +243,11 @@ def test_finished_looks_points_up_by_run_id():
     assert finished.get(point) is result
     assert finished.get({**point, "seed": 2}) is None
     assert finished.get({**point, "loss": "no such loss"}) is None
-    assert stages.is_staged(main_lib.load_config("offline_replication").module.get_sweep)
-    assert not stages.is_staged(main_lib.load_config("lr_grid").module.get_sweep)
+    assert stages.is_staged(main_lib.load_config("offline_replication").module)
+    assert not stages.is_staged(main_lib.load_config("lr_grid").module)
 
 
 def test_a_worker_follows_the_stages_of_sweep_json_until_final(tmp_path, monkeypatch):
-    from recipes import stages
-    from recipes.chief import ChiefLostError
-    from recipes.distributed import SweepEnvironment
-
     config = main_lib.load_config("offline_replication").config
     first, second = [
         config_lib.resolve_sweep(config, [{"loss": loss, "seed": 0}]) for loss in ("ce", "mae")
