@@ -45,6 +45,7 @@ from recipes import cli  # noqa: E402
 from recipes import curves  # noqa: E402
 from recipes import human_tables  # noqa: E402
 from recipes import learning_rate_choice  # noqa: E402
+from recipes import paper_results  # noqa: E402
 from recipes import results as results_lib  # noqa: E402
 from recipes import statistics  # noqa: E402
 from recipes import tables  # noqa: E402
@@ -124,15 +125,17 @@ def _learning_rate_section(block):
     )
     heading = f"{noise} {block.noise_kind} noise: initial learning rate ({source})"
     lines = [heading, "", tables.learning_rate_table(block), ""]
-    shared = set.intersection(*(set(cells) for cells in block.rows.values()))
-    extended = [
-        f"{block.label(row)} {', '.join(f'{rate:g}' for rate in sorted(set(cells) - shared))}"
-        for row, cells in block.rows.items() if set(cells) - shared
+    grid = paper_results.LEARNING_RATES
+    beyond = [
+        f"{block.label(row)} {', '.join(f'{rate:g}' for rate in rates)}"
+        for row, cells in block.rows.items()
+        for rates in [[rate for rate in sorted(cells) if not grid[0] <= rate <= grid[-1]]]
+        if rates
     ]
-    if extended:
+    if beyond:
         lines += [
-            "Grid extended past its edge at the same spacing, where the best rate sat "
-            f"there: {'; '.join(extended)}.",
+            f"Rates beyond supplement Table 1's grid ({grid[0]:g} to {grid[-1]:g}; a "
+            f"staged sweep adds them where the best rate sat on its edge): {'; '.join(beyond)}.",
             "",
         ]
     edge = tables.rows_on_edge(block)
