@@ -84,9 +84,9 @@ def _legend(results_list, blocks):
         lines.append(
             "Learning rates: the rate with the best mean final accuracy on the test "
             "split, as the paper chooses it (supplement Table 1 prints test "
-            "accuracies); ties go to the smaller rate. A rate on the edge of the grid "
-            "is flagged with the next rates to try, the grid continued as the paper's "
-            "(the same mantissas in every decade)."
+            "accuracies); ties go to the smaller rate. A rate on the edge of the grid, "
+            "better than every other, is flagged with the next rates to try, the grid "
+            "continued as the paper's (the same mantissas in every decade)."
         )
     if any(block.kind == "noise_rate" and block.comparable_table for block in blocks):
         lines.append(
