@@ -41,7 +41,9 @@ QUICKSTART = (
     "--config.epochs=1"
 )
 TABLE2_SUBSET = "table2:models=mlp1024,datasets=digits,losses=ce+gce,noise_rates=0.4,seeds=0"
-OFFLINE = "offline_replication:losses=ce+mae*3.0,noise_rates=0.4,seeds=0"
+OFFLINE = (
+    "offline_replication:losses=ce+mae*3.0,learning_rates=0.003+0.01+0.03,noise_rates=0.4,seeds=0"
+)
 
 SMOKE = {
     # README: the two commands at the top, the installs, the quickstart.

@@ -7,9 +7,12 @@ e.g. `MAE*0.5`), in the paper's order. Runs that differ only in the seed
 are averaged; runs that differ in another setting are not, and get a row
 each, labelled with that setting (e.g. `CE (batch_size=64)`).
 
-A block's columns are its learning rates (`kind == "learning_rate"`) when a
-row's runs differ in their learning rate at one noise rate, otherwise its
-noise rates (`kind == "noise_rate"`). Human noise (`noise_kind ==
+A block's columns are its learning rates (`kind == "learning_rate"`) for
+the runs of a row that differ in their learning rate at one noise rate,
+otherwise its noise rates (`kind == "noise_rate"`). A sweep of both stages
+(a grid on clean labels, then the noisy runs at the chosen rate) gives
+both blocks: the grid, and the noise table of the runs at the learning
+rates of the noisy runs, the grid's clean runs at that rate included. Human noise (`noise_kind ==
 "human"`, CIFAR-N) is a block of its own whose columns are the label sets
 (`kind == "label_set"`); the paper has only synthetic noise, so such a
 block has no paper table and is compared with none. A cell holds its runs
@@ -166,12 +169,60 @@ def _block_order(item):
     return position, dataset, model, noise_kind
 
 
+def _split_stages(by_row):
+    """`(grid runs, table runs)` of a block's rows: `{row: runs}` each.
+
+    A row's runs at a noise rate with several learning rates form a
+    learning-rate grid; its runs at the learning rates of its other noise
+    rates (a sweep's noisy stage, at the rate the grid chose) form the
+    noise table, the grid's runs at those rates included.
+    """
+    grid, table = {}, {}
+    for row, runs in by_row.items():
+        rates = collections.defaultdict(set)
+        for run in runs:
+            rates[run.settings["noise_rate"]].add(run.settings["learning_rate"])
+        grid_noise = {noise for noise, learning_rates in rates.items() if len(learning_rates) > 1}
+        if not grid_noise:
+            table[row] = runs
+            continue
+        grid[row] = [run for run in runs if run.settings["noise_rate"] in grid_noise]
+        table_rates = set().union(
+            *(learning_rates for noise, learning_rates in rates.items() if noise not in grid_noise)
+        )
+        chosen = [run for run in runs if run.settings["learning_rate"] in table_rates]
+        if chosen:
+            table[row] = chosen
+    return grid, table
+
+
+def _block(block_key, kind, by_row):
+    column_setting = "noise_label_set" if kind == "label_set" else kind
+    ignore = BLOCK_SETTINGS + ROW_SETTINGS + (column_setting,)
+    rows = collections.defaultdict(dict)
+    for (loss, output_bias), runs in by_row.items():
+        columns = collections.defaultdict(list)
+        for run in runs:
+            value = run.settings[column_setting]
+            columns[value if kind == "label_set" else float(value)].append(run)
+        for column, column_runs in columns.items():
+            for setting, cell_runs in _split(column_runs, ignore).items():
+                cell_runs.sort(key=lambda run: run.settings.get("seed", 0))
+                rows[(loss, output_bias, setting)][column] = Cell(
+                    cell_runs, cell_statistic(cell_runs)
+                )
+    columns = sorted({column for cells in rows.values() for column in cells})
+    ordered = {row: rows[row] for row in _row_order(block_key, rows)}
+    return Block(*block_key, kind, columns, ordered)
+
+
 def group_blocks(results_list):
     """The tables of a list of `RunResult`s (see the module docstring).
 
     Returns:
         A list of `Block`, sorted by dataset (in the order of
-        `keras_robust.data.DATASETS`), model and noise kind.
+        `keras_robust.data.DATASETS`), model and noise kind; a
+        learning-rate block comes before the noise block of the same runs.
     """
     by_block = collections.defaultdict(lambda: collections.defaultdict(list))
     for run in results_list:
@@ -180,29 +231,12 @@ def group_blocks(results_list):
         by_block[block_key][row_key].append(run)
     blocks = []
     for block_key, by_row in sorted(by_block.items(), key=_block_order):
-        learning_rate_grid = any(
-            len({(run.settings["noise_rate"], run.settings["learning_rate"]) for run in runs})
-            > len({run.settings["noise_rate"] for run in runs})
-            for runs in by_row.values()
-        )
-        kind = "learning_rate" if learning_rate_grid else "noise_rate"
         if block_key[2] == HUMAN:
-            kind = "label_set"
-        column_setting = "noise_label_set" if kind == "label_set" else kind
-        ignore = BLOCK_SETTINGS + ROW_SETTINGS + (column_setting,)
-        rows = collections.defaultdict(dict)
-        for (loss, output_bias), runs in by_row.items():
-            columns = collections.defaultdict(list)
-            for run in runs:
-                value = run.settings[column_setting]
-                columns[value if kind == "label_set" else float(value)].append(run)
-            for column, column_runs in columns.items():
-                for setting, cell_runs in _split(column_runs, ignore).items():
-                    cell_runs.sort(key=lambda run: run.settings.get("seed", 0))
-                    rows[(loss, output_bias, setting)][column] = Cell(
-                        cell_runs, cell_statistic(cell_runs)
-                    )
-        columns = sorted({column for cells in rows.values() for column in cells})
-        ordered = {row: rows[row] for row in _row_order(block_key, rows)}
-        blocks.append(Block(*block_key, kind, columns, ordered))
+            blocks.append(_block(block_key, "label_set", by_row))
+            continue
+        grid, table = _split_stages(by_row)
+        if grid:
+            blocks.append(_block(block_key, "learning_rate", grid))
+        if table:
+            blocks.append(_block(block_key, "noise_rate", table))
     return blocks

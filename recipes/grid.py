@@ -9,6 +9,9 @@ process's `KERASTUNER_*` variables name, or alone where none is set:
 
 The `--workers` launcher (`recipes.launcher`) starts its chief and workers
 with this command. A sweep whose runs are all finished says so and exits 0.
+A worker of a sweep in stages (`recipes.stages`) trains each stage its
+chief names in `sweep.json` and ends after the last; such a chief must be
+`recipes.main` with the config, which finds the next stage.
 A mistake (no sweep in `--workdir`, a variable that is not allowed) is one
 line and exit status 2; a lost chief is one line and status 1.
 """
@@ -27,6 +30,7 @@ from absl import flags  # noqa: E402
 from recipes import cli  # noqa: E402
 from recipes import launcher  # noqa: E402
 from recipes import results as results_lib  # noqa: E402
+from recipes import stages  # noqa: E402
 from recipes import sweep as sweep_lib  # noqa: E402
 from recipes import sweep_files  # noqa: E402
 from recipes.distributed import SweepEnvironment  # noqa: E402
@@ -56,7 +60,7 @@ def main(argv, flag_values=flags.FLAGS):
         cli.usage_error(PROGRAM, error)
     launcher.watch_launcher(environment)
     try:
-        specs = sweep_files.read_sweep_file(workdir)
+        specs, final = sweep_files.read_sweep_stage(workdir)
         # Every run directory, before any training.
         sweep_files.sweep_runs(specs, workdir)
     except SweepError as error:
@@ -64,7 +68,13 @@ def main(argv, flag_values=flags.FLAGS):
     except results_lib.SettingsMismatchError as error:
         cli.usage_error(PROGRAM, error)
     try:
-        sweep_lib.run_sweep(specs, workdir, environment=environment)
+        if environment.is_worker:
+            stages.follow_chief(workdir, environment)
+        else:
+            sweep_lib.run_sweep(specs, workdir, environment=environment, final=final)
+            if not final:
+                print(f"{PROGRAM}: the sweep in {workdir} has later stages; only "
+                      "`python -m recipes.main --config=...` finds them.", flush=True)
     except SweepError as error:
         print(f"{PROGRAM}: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(1)

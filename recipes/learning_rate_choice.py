@@ -17,6 +17,13 @@ holds the same mantissas as the grid (the paper's 0.0005, 0.0008, 0.001,
 come 0.08, 0.1, 0.3 and below 0.0005 come 0.0003, 0.0001, 0.00008. A grid
 of whole decades (0.001, 0.01, 0.1) continues with whole decades, i.e. at
 its own spacing in log space.
+
+`rates_to_try` is the whole rule for a staged sweep
+(`recipes/configs/offline_replication.py`): the next rates past the edge
+while the edge rate is the best one alone; none once the best lies inside,
+or where a rate inside the grid is as good (ties go to the smaller rate,
+so rates too small to change the network's predictions would otherwise
+extend the grid downwards forever).
 """
 
 
@@ -28,15 +35,42 @@ def choose_learning_rates(block):
         ties going to the smaller rate.
     """
     chosen = {}
-    for row, cells in block.rows.items():
-        scored = [
-            (rate, cells[rate].statistic[0])
-            for rate in block.columns
-            if rate in cells and cells[rate].statistic
-        ]
-        if scored:
-            chosen[row] = max(scored, key=lambda item: (item[1], -item[0]))[0]
+    for row in block.rows:
+        means = row_means(block, row)
+        if means:
+            chosen[row] = best_learning_rate(means)
     return chosen
+
+
+def row_means(block, row):
+    """`{rate: mean final test accuracy (%)}` of a row of a learning-rate block."""
+    cells = block.rows[row]
+    return {
+        rate: cells[rate].statistic[0]
+        for rate in block.columns
+        if rate in cells and cells[rate].statistic
+    }
+
+
+def best_learning_rate(means):
+    """The rate of the highest mean of `{rate: mean accuracy}`; ties: the smaller rate."""
+    if not means:
+        raise ValueError("Argument `means` must not be empty.")
+    return max(means.items(), key=lambda item: (item[1], -item[0]))[0]
+
+
+def rates_to_try(means, count=1):
+    """The next `count` rates past the edge of the grid of `{rate: mean accuracy}`.
+
+    Returns:
+        `next_learning_rates(rates, best, count)` where the best rate
+        (`best_learning_rate`) sits on the edge of the grid and no other
+        rate is as good; else `()`.
+    """
+    best = best_learning_rate(means)
+    if sum(1 for mean in means.values() if mean == means[best]) > 1:
+        return ()
+    return next_learning_rates(list(means), best, count)
 
 
 def grid_edge(rates, chosen):

@@ -15,6 +15,10 @@ every point of its sweep once, in `<workdir>/<run id>/`
 
     python -m recipes.main --config=quickstart --workdir=runs/quickstart
 
+A config whose `get_sweep(arg, finished)` takes the runs finished so far
+runs in stages (`recipes.stages`, e.g. `offline_replication`) in the same
+`--workdir` until it asks for no new run; the report covers them all.
+
 When every run finished, a config's `summarize(results, workdir)`, if it
 has one, is printed after the report (`estimate_noise`: the estimated
 noise rate and the loss chosen for it).
@@ -75,8 +79,8 @@ from recipes import launcher  # noqa: E402
 from recipes import progress  # noqa: E402
 from recipes import report  # noqa: E402
 from recipes import results  # noqa: E402
+from recipes import stages  # noqa: E402
 from recipes import status as status_lib  # noqa: E402
-from recipes import sweep as sweep_lib  # noqa: E402
 from recipes import train_lib  # noqa: E402
 from recipes.configs import common  # noqa: E402
 
@@ -292,12 +296,21 @@ def parse_override(name, text):
     raise cli.UsageError(f"{flag}={text}: expected {expected[kind]}")
 
 
-def resolve_specs(loaded, overrides):
+def command_config(loaded, overrides):
+    """The config of `--config` with the `--config.FIELD` values set."""
+    config = loaded.config
+    for name, text in overrides:
+        config = config_lib.override(config, {name: parse_override(name, text)})
+    return config
+
+
+def resolve_specs(loaded, overrides, points=None):
     """The `RunSpec` of every run of a command line, before any training.
 
     Args:
         loaded: The `LoadedConfig` of `--config`.
         overrides: `[(field, text)]` of the `--config.FIELD` arguments.
+        points: The sweep's points (default: `loaded.sweep`).
 
     Returns:
         A list of `recipes.config.RunSpec`: one for a single-run config,
@@ -308,13 +321,12 @@ def resolve_specs(loaded, overrides):
             unknown field, a bad value, or a field that the sweep sets per
             point.
     """
-    config = loaded.config
-    for name, text in overrides:
-        config = config_lib.override(config, {name: parse_override(name, text)})
+    config = command_config(loaded, overrides)
     try:
         if loaded.sweep is None:
             return [config_lib.resolve(config)]
-        return config_lib.resolve_sweep(config, loaded.sweep, [name for name, _ in overrides])
+        points = loaded.sweep if points is None else points
+        return config_lib.resolve_sweep(config, points, [name for name, _ in overrides])
     except config_lib.SweptFieldError as error:
         hint = loaded.narrowing_hint(error.field.partition(".")[0])
         instead = (
@@ -467,6 +479,20 @@ def _status(workdir):
     print("\n".join(lines))
 
 
+def next_stage(loaded, overrides, finished):
+    """Every run of a staged sweep given its `finished` `RunResult`s (`recipes.stages`)."""
+    config = command_config(loaded, overrides)
+    finished = stages.Finished(
+        lambda point: config_lib.resolve(config_lib.override(config, point)), finished
+    )
+    arg = config_path(loaded.argument).partition(":")[2]
+    try:
+        points = list(loaded.module.get_sweep(arg or None, finished=finished))
+    except (common.ConfigArgumentError, config_lib.ConfigError) as error:
+        raise cli.UsageError(f"--config={loaded.argument}: {error}") from None
+    return resolve_specs(loaded, overrides, points)
+
+
 def main(argv):
     """Loads the config once, resolves every run, then trains (or reports)."""
     workdir = _WORKDIR.value
@@ -482,7 +508,8 @@ def main(argv):
         if _REPORT_ONLY.value:
             _report_only(loaded.sweep is not None, workdir)
             return
-        specs = resolve_specs(loaded, split_overrides(argv[1:])[1])
+        overrides = split_overrides(argv[1:])[1]
+        specs = resolve_specs(loaded, overrides)
     except cli.UsageError as error:
         usage_error(error)
     is_sweep = loaded.sweep is not None
@@ -492,8 +519,13 @@ def main(argv):
         if not is_sweep:
             print_run(train_lib.train_and_evaluate(specs[0], workdir), workdir)
             return
-        finished = sweep_lib.run_sweep(
-            specs, workdir, workers=_WORKERS.value, environment=environment
+        staged = stages.is_staged(loaded.module)
+        if staged and environment.is_worker:
+            stages.follow_chief(workdir, environment)
+            return
+        finished, specs = stages.run_stages(
+            specs, workdir, workers=_WORKERS.value, environment=environment,
+            next_specs=staged and (lambda done: next_stage(loaded, overrides, done)),
         )
         if not environment.is_worker:
             print(report.write_report(finished, workdir))
@@ -516,6 +548,9 @@ def main(argv):
     except config_lib.ConfigError as error:
         # steps_per_execution, checked against the loaded data.
         usage_error(f"--{error}")
+    except cli.UsageError as error:
+        # A later stage's points, refused by the config or by `resolve`.
+        usage_error(error)
 
 
 def run():

@@ -45,6 +45,7 @@ from recipes import cli  # noqa: E402
 from recipes import curves  # noqa: E402
 from recipes import human_tables  # noqa: E402
 from recipes import learning_rate_choice  # noqa: E402
+from recipes import paper_results  # noqa: E402
 from recipes import results as results_lib  # noqa: E402
 from recipes import statistics  # noqa: E402
 from recipes import tables  # noqa: E402
@@ -83,9 +84,9 @@ def _legend(results_list, blocks):
         lines.append(
             "Learning rates: the rate with the best mean final accuracy on the test "
             "split, as the paper chooses it (supplement Table 1 prints test "
-            "accuracies); ties go to the smaller rate. A rate on the edge of the grid "
-            "is flagged with the next rates to try, the grid continued as the paper's "
-            "(the same mantissas in every decade)."
+            "accuracies); ties go to the smaller rate. A rate on the edge of the grid, "
+            "better than every other, is flagged with the next rates to try, the grid "
+            "continued as the paper's (the same mantissas in every decade)."
         )
     if any(block.kind == "noise_rate" and block.comparable_table for block in blocks):
         lines.append(
@@ -124,6 +125,19 @@ def _learning_rate_section(block):
     )
     heading = f"{noise} {block.noise_kind} noise: initial learning rate ({source})"
     lines = [heading, "", tables.learning_rate_table(block), ""]
+    grid = paper_results.LEARNING_RATES
+    beyond = [
+        f"{block.label(row)} {', '.join(f'{rate:g}' for rate in rates)}"
+        for row, cells in block.rows.items()
+        for rates in [[rate for rate in sorted(cells) if not grid[0] <= rate <= grid[-1]]]
+        if rates
+    ]
+    if beyond:
+        lines += [
+            f"Rates beyond supplement Table 1's grid ({grid[0]:g} to {grid[-1]:g}; a "
+            f"staged sweep adds them where the best rate sat on its edge): {'; '.join(beyond)}.",
+            "",
+        ]
     edge = tables.rows_on_edge(block)
     if edge:
         lines += [

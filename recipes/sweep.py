@@ -121,7 +121,7 @@ def _train(runs, workdir, workers, environment, callbacks, show):
               flush=True)
 
 
-def run_sweep(specs, workdir, *, workers=0, environment, callbacks=()):
+def run_sweep(specs, workdir, *, workers=0, environment, callbacks=(), final=True):
     """Trains every run of a sweep once; returns the finished results.
 
     Args:
@@ -132,6 +132,9 @@ def run_sweep(specs, workdir, *, workers=0, environment, callbacks=()):
             `environment` names); k > 0 for k local worker processes.
         environment: This process's `recipes.distributed.SweepEnvironment`.
         callbacks: Keras callbacks given to every run of this process.
+        final: False for a stage after which this process (a chief) may
+            serve another (`recipes.stages`): its workers then wait for it
+            instead of ending.
 
     Returns:
         The `recipes.results.RunResult` of every finished run, in the
@@ -154,7 +157,10 @@ def run_sweep(specs, workdir, *, workers=0, environment, callbacks=()):
             "--workers to join that chief."
         )
     if not environment.is_worker:
-        sweep_files.write_sweep_file([run.spec for run in runs], workdir)
+        # Local workers end with their chief, which serves this stage only.
+        sweep_files.write_sweep_file(
+            [run.spec for run in runs], workdir, final=final or bool(workers)
+        )
     show = _ShowProgress(runs, workers)
     if environment.is_chief:
         print(f"chief: {len(runs)} runs ({show.progress.count} already finished), handed out "

@@ -1,7 +1,8 @@
 r"""What a sweep's directory holds: its runs, `sweep.json`, `sweep_log.jsonl`.
 
-    <workdir>/sweep.json          the sweep's runs, in its order (a worker
-                                  joins the sweep from it)
+    <workdir>/sweep.json          the runs handed out now, in their order,
+                                  and whether later stages may follow (a
+                                  worker joins the sweep from it)
     <workdir>/sweep_log.jsonl     one line per trial: run id, tuner id,
                                   whether it trained, seconds
     <workdir>/<run id>/           a run (`Run`): results.json once finished,
@@ -69,12 +70,21 @@ def digest(runs):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
 
 
-def write_sweep_file(specs, workdir):
-    """Writes `<workdir>/sweep.json`: `{"runs": [{"run_id", "settings"}, ...]}` in order."""
-    runs = [{"run_id": spec.run_id, "settings": spec.settings} for spec in specs]
+def write_sweep_file(specs, workdir, *, final=True):
+    """Writes `<workdir>/sweep.json`: `{"runs": [{"run_id", "settings"}, ...]}` in order.
+
+    Args:
+        specs: The `RunSpec`s handed out now, in order.
+        workdir: The sweep's directory.
+        final: False while the process that serves the runs may serve a
+            later stage of the sweep (`recipes.stages`) once they are done:
+            the file then says `"final": false`.
+    """
+    stored = {"runs": [{"run_id": spec.run_id, "settings": spec.settings} for spec in specs]}
+    if not final:
+        stored["final"] = False
     atomic_files.write_text(
-        os.path.join(os.fspath(workdir), SWEEP_FILENAME),
-        json.dumps({"runs": runs}, indent=1) + "\n",
+        os.path.join(os.fspath(workdir), SWEEP_FILENAME), json.dumps(stored, indent=1) + "\n"
     )
 
 
@@ -84,11 +94,21 @@ def read_sweep_file(workdir):
     Raises:
         SweepError: if it is missing, unreadable or damaged.
     """
+    return read_sweep_stage(workdir)[0]
+
+
+def read_sweep_stage(workdir):
+    """`(specs, final)` of `<workdir>/sweep.json` (`write_sweep_file`; no "final": True).
+
+    Raises:
+        SweepError: if it is missing, unreadable or damaged.
+    """
     path = os.path.join(os.fspath(workdir), SWEEP_FILENAME)
     try:
         with open(path, encoding="utf-8") as file:
             stored = json.load(file)
-        return [config_lib.RunSpec.from_settings(run["settings"]) for run in stored["runs"]]
+        specs = [config_lib.RunSpec.from_settings(run["settings"]) for run in stored["runs"]]
+        return specs, bool(stored.get("final", True))
     except FileNotFoundError:
         raise SweepError(
             f"{path} does not exist: no sweep was started in that directory."

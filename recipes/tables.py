@@ -246,19 +246,15 @@ def learning_rate_table(block):
 def _chosen_text(block, row, rate):
     if rate is None:
         return "–"
-    tried = [column for column in block.columns if column in block.rows[row]]
-    following = learning_rate_choice.next_learning_rates(tried, rate)
+    following = learning_rate_choice.rates_to_try(learning_rate_choice.row_means(block, row))
     if not following:
         return f"{rate:g}"
     return f"{rate:g} (edge: try {', '.join(f'{value:g}' for value in following)})"
 
 
 def rows_on_edge(block):
-    """The rows of a learning-rate block whose chosen rate is on the grid's edge."""
-    chosen = learning_rate_choice.choose_learning_rates(block)
+    """The rows of a learning-rate block whose grid must be extended (`rates_to_try`)."""
     return [
-        row for row, rate in chosen.items()
-        if learning_rate_choice.grid_edge(
-            [column for column in block.columns if column in block.rows[row]], rate
-        )
+        row for row in learning_rate_choice.choose_learning_rates(block)
+        if learning_rate_choice.rates_to_try(learning_rate_choice.row_means(block, row))
     ]

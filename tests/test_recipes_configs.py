@@ -2,6 +2,7 @@
 
 import importlib
 import inspect
+import types
 
 import pytest
 
@@ -114,37 +115,79 @@ def test_quickstart_is_the_readme_experiment():
         module.get_sweep("datasets=cifar10")
 
 
+class _Finished:
+    """`recipes.stages.Finished` of made-up results: `{(loss, eps, rate, noise): accuracy}`."""
+
+    def __init__(self, accuracies):
+        self.accuracies = accuracies
+
+    def get(self, point):
+        key = (point["loss"], point["output_bias"], point["learning_rate"], point["noise_rate"])
+        if key not in self.accuracies:
+            return None
+        return types.SimpleNamespace(final={"test_accuracy": self.accuracies[key]})
+
+
 def test_offline_replication_covers_both_tables():
     module = _config_module("offline_replication")
     sweep = module.get_sweep()
-    noise_rates = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8)
-    assert len(sweep) == (9 + 10) * len(noise_rates) * 5
+    # Stage 1: every row at the nine rates of supplement Table 1, clean, 5 seeds.
+    assert len(sweep) == (9 + 10) * 9 * 5
     rows = {
         dataset: {(p["loss"], p["output_bias"]) for p in sweep if p["dataset"] == dataset}
         for dataset in ("digits", "digit_pairs")
     }
     assert rows["digits"] == {(r.loss, r.output_bias) for r in paper_results.TABLE2_ROWS}
     assert rows["digit_pairs"] == {(r.loss, r.output_bias) for r in paper_results.TABLE3_ROWS}
-    assert {p["noise_rate"] for p in sweep} == set(noise_rates)
+    assert {p["noise_rate"] for p in sweep} == {0.0}
+    assert {p["learning_rate"] for p in sweep} == set(paper_results.LEARNING_RATES)
     config = module.get_config()
     resolved = config_lib.resolve(config_lib.override(config, sweep[-1]))
-    assert (resolved.model, resolved.epochs, resolved.learning_rate) == ("mlp1024", 20, 0.01)
-    # Table 2's rows on digits at supplement Table 1's Fashion-MNIST rates
-    # (the paper's bold entries), Table 3's rows on the pairs at one rate.
-    rates = {
-        (p["dataset"], p["loss"], p["output_bias"]): p["learning_rate"] for p in sweep
-    }
-    assert rates[("digits", "ce", 0.0)] == 0.005
-    assert rates[("digits", "mae", 0.0)] == 0.0008
-    assert rates[("digits", "mae", 0.5)] == 0.003
-    assert rates[("digits", "actpas2", 0.0)] == 0.001
-    assert {r for (dataset, *_), r in rates.items() if dataset == "digit_pairs"} == {0.01}
+    assert (resolved.model, resolved.epochs, resolved.batch_size) == ("mlp1024", 20, 32)
     # Table 1's 100-class hyperparameters for the digit pairs.
-    (point,) = module.get_sweep("tables=table3,losses=sce,noise_rates=0.4,seeds=0")
+    (point,) = module.get_sweep("tables=table3,losses=sce,learning_rates=0.01,seeds=0")
     sce = config_lib.resolve(config_lib.override(config, point))
     assert (sce.dataset, dict(sce.loss_kwargs)) == ("digit_pairs", {"alpha": 6.0, "beta": 0.2})
     with pytest.raises(common.ConfigArgumentError, match="names no row"):
         module.get_sweep("tables=table2,losses=mae*1.5")
+    with pytest.raises(common.ConfigArgumentError, match="learning_rates=0.0 is not allowed"):
+        module.get_sweep("learning_rates=0")
+
+
+def test_offline_replication_stages_by_hand():
+    module = _config_module("offline_replication")
+    arg = "tables=table2,losses=ce+mae*,learning_rates=0.001+0.003+0.01,noise_rates=0.0+0.4,seeds=0"
+
+    def points(accuracies):
+        sweep = module.get_sweep(arg, finished=_Finished(accuracies))
+        return sorted((p["loss"], p["learning_rate"], p["noise_rate"]) for p in sweep)
+
+    clean = [(loss, rate, 0.0) for loss in ("ce", "mae") for rate in (0.001, 0.003, 0.01)]
+    assert points({}) == sorted(clean)
+    # CE's best (0.003) lies inside: its noise at 0.003 (the clean point is
+    # stage 1's). MAE*'s best (0.01) is its grid's edge: 0.03 next.
+    stage1 = {("ce", 0.0, 0.001, 0.0): 0.80, ("ce", 0.0, 0.003, 0.0): 0.90,
+              ("ce", 0.0, 0.01, 0.0): 0.85, ("mae", 0.5, 0.001, 0.0): 0.50,
+              ("mae", 0.5, 0.003, 0.0): 0.60, ("mae", 0.5, 0.01, 0.0): 0.70}
+    assert points(stage1) == sorted(clean + [("ce", 0.003, 0.4), ("mae", 0.03, 0.0)])
+    # 0.03 is better still: 0.1 next; then 0.1 is worse, and MAE* takes 0.03.
+    stage2 = {**stage1, ("mae", 0.5, 0.03, 0.0): 0.75}
+    assert points(stage2) == sorted(
+        clean + [("ce", 0.003, 0.4), ("mae", 0.03, 0.0), ("mae", 0.1, 0.0)]
+    )
+    stage3 = {**stage2, ("mae", 0.5, 0.1, 0.0): 0.72}
+    assert points(stage3) == sorted(
+        clean + [("ce", 0.003, 0.4), ("mae", 0.03, 0.0), ("mae", 0.1, 0.0),
+                 ("mae", 0.03, 0.4)]
+    )
+
+
+def test_levelled_epoch():
+    module = _config_module("offline_replication")
+    # Mean curve 50, 80, 90, 95.2, 95.4, 95.0: within 0.5 of 95.0 from epoch 4.
+    curves = [[0.50, 0.80, 0.90, 0.950, 0.954, 0.950], [0.50, 0.80, 0.90, 0.954, 0.954, 0.950]]
+    assert module.levelled_epoch(curves) == 4
+    assert module.levelled_epoch([[0.9]]) == 1
 
 
 def test_learning_rate_grid():

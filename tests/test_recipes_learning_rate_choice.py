@@ -62,6 +62,33 @@ def test_other_grids_continue_at_their_spacing():
     assert learning_rate_choice.next_learning_rates((0.01,), 0.01) == (0.001, 0.1)
 
 
+def test_rates_to_try_extend_an_edge_that_is_the_best_alone():
+    # Inside: 0.003 is best.
+    assert learning_rate_choice.rates_to_try({0.001: 80.0, 0.003: 90.0, 0.01: 85.0}) == ()
+    # High edge: 0.01 is best alone; the grid (mantissas 1, 3) goes on with 0.03.
+    assert learning_rate_choice.rates_to_try({0.001: 50.0, 0.003: 60.0, 0.01: 70.0}) == (0.03,)
+    assert learning_rate_choice.rates_to_try(
+        {0.001: 50.0, 0.003: 60.0, 0.01: 70.0}, count=2) == (0.03, 0.1)
+    # Low edge: 0.001 is best alone: 0.0003 next.
+    assert learning_rate_choice.rates_to_try({0.001: 70.0, 0.003: 60.0, 0.01: 50.0}) == (0.0003,)
+    # Low edge tied with a rate inside (ties go to the smaller rate): the
+    # best is reached inside too, so the grid ends there.
+    assert learning_rate_choice.best_learning_rate({0.001: 70.0, 0.003: 70.0, 0.01: 50.0}) == (
+        0.001)
+    assert learning_rate_choice.rates_to_try({0.001: 70.0, 0.003: 70.0, 0.01: 50.0}) == ()
+    # The report flags the same rows only.
+    tied = _block({("ce", 0.0): {0.001: (70.0, 0.1, 5), 0.003: (70.0, 0.1, 5),
+                                 0.01: (50.0, 0.1, 5)}})
+    assert tables.rows_on_edge(tied) == []
+    assert "| 0.001 | 0.001 | 0.005 |" in tables.learning_rate_table(tied)
+    # The paper's grid extended by 0.08 where 0.05 was best: 0.08 is worse,
+    # so the best lies inside now.
+    means = dict.fromkeys(paper_results.LEARNING_RATES, 40.0) | {0.05: 60.0, 0.08: 55.0}
+    assert learning_rate_choice.best_learning_rate(means) == 0.05
+    assert learning_rate_choice.rates_to_try(means) == ()
+    assert learning_rate_choice.rates_to_try(means | {0.08: 61.0}) == (0.1,)
+
+
 def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="chosen"):
         learning_rate_choice.next_learning_rates((0.01, 0.1), 0.05)
@@ -71,3 +98,5 @@ def test_errors_name_the_argument():
         learning_rate_choice.next_learning_rates((0.01, 0.1), 0.1, count=0)
     with pytest.raises(ValueError, match="rates"):
         learning_rate_choice.grid_edge((), 0.1)
+    with pytest.raises(ValueError, match="means"):
+        learning_rate_choice.best_learning_rate({})

@@ -123,7 +123,7 @@ def test_a_field_that_a_sweep_sets_per_point_is_refused_with_the_argument_to_use
     )
     assert usage_line("offline_replication", "--config.learning_rate=0.1") == (
         "--config.learning_rate: the offline_replication sweep sets learning_rate "
-        "per point; narrow it with --config='offline_replication:losses=...'"
+        "per point; narrow it with --config='offline_replication:learning_rates=...'"
     )
     assert usage_line("table2", "--config.output_bias=1.0").endswith(
         "narrow it with --config='table2:losses=...'"
