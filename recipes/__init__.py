@@ -22,8 +22,10 @@ One job per module (the shape of flax's examples and big_vision):
   tuner and grid oracle), `recipes.chief` (the chief's serving loop),
   `recipes.launcher` (`--workers=k` local workers), `recipes.distributed`
   (the sweep's environment variables, read once), `recipes.lease` (who
-  holds a run or a worker now: a lease file with a heartbeat), and
-  `recipes.grid` (the command that joins a started sweep).
+  holds a run or a worker now: a lease file with a heartbeat),
+  `recipes.stages` (a sweep in stages, each following from the results
+  before it: `run_stages`, `follow_chief`), and `recipes.grid` (the
+  command that joins a started sweep).
 - watching long work: `recipes.progress` (a sweep's `[k/N]` and time
   left), `recipes.status` (`--status`: a sweep's runs by state, read
   without changing anything), `recipes.tensorboard_events` (each run's
