@@ -122,7 +122,7 @@ SMOKE = {
     "python benchmarks/bench_epoch.py":
         'python "$CHECKOUT/benchmarks/bench_epoch.py" --rounds 1 --epochs 2 '
         "--train_size 256",
-    "python benchmarks/bench_recipe_step.py":
+    "python benchmarks/bench_recipe_step.py --epochs 20":
         'python "$CHECKOUT/benchmarks/bench_recipe_step.py" --rounds 1 --epochs 2 '
         "--train_size 256",
     "python benchmarks/bench_pipeline.py":

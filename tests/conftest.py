@@ -20,6 +20,11 @@ if importlib.util.find_spec("recipes") is not None:
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
+# The recipes' command lines that tests start inherit the suite's backend
+# (unset, they would choose jax), so that their runs are the runs the
+# tests resolve in process.
+os.environ["KERAS_BACKEND"] = keras.backend.backend()
+
 MARKERS = {
     "backend_independent": "tests of keras.ops code that CI repeats on every Keras backend",
 }
