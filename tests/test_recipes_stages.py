@@ -176,21 +176,6 @@ def _check_two_stages(workdir):
     assert sweep_files.read_sweep_stage(workdir)[1] is True
 
 
-def test_two_local_workers_train_both_stages(tmp_path):
-    config = tmp_path / "staged.py"
-    config.write_text(STAGED_CONFIG)
-    workdir = tmp_path / "runs"
-    process = subprocess.run(
-        [sys.executable, "-m", "recipes.main", f"--config={config}", f"--workdir={workdir}",
-         "--workers=2", *SMALL],
-        cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=240,
-    )
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
-    assert "Next stage: 2 new runs (4 in the stages before)." in process.stdout
-    assert "6 of 6 runs finished" in process.stdout
-    _check_two_stages(workdir)
-
-
 def test_a_chief_serves_both_stages_to_a_worker_that_follows_it(tmp_path):
     config = tmp_path / "staged.py"
     config.write_text(STAGED_CONFIG)
