@@ -1,6 +1,6 @@
 r"""Quickstart: the paper's finding in two blocks, 10 and 100 classes.
 
-Offline and in about five minutes on two CPU cores:
+Offline and in about eight minutes on two CPU cores (the README says where):
 
     python -m recipes.main --config=recipes/configs/quickstart.py --workdir=runs/quickstart
 
