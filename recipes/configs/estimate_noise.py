@@ -105,23 +105,27 @@ def out_of_sample_probabilities(specs, workdir):
     return np.stack([rows[index] for index in range(len(rows))]).astype(np.float64)
 
 
+def _spec_and_settings(loss):
+    """A configured Loss's `LossSpec` (name and eps) and own hyperparameters."""
+    spec = losses.LossSpec(losses.canonical_name(type(loss).__name__), loss.output_bias)
+    settings = {k: v for k, v in loss.get_config().items() if k not in _LOSS_SETTINGS}
+    return spec, settings
+
+
 def loss_fields(loss):
     """A configured Loss as run fields: `{"loss": text, "loss_kwargs": {...}}`.
 
     `text` is the loss in the grammar (`LossSpec.text`, eps included),
     `loss_kwargs` its own hyperparameters.
     """
-    spec = losses.LossSpec(losses.canonical_name(type(loss).__name__), loss.output_bias)
-    settings = {k: v for k, v in loss.get_config().items() if k not in _LOSS_SETTINGS}
+    spec, settings = _spec_and_settings(loss)
     return {"loss": spec.text, "loss_kwargs": settings}
 
 
 def describe_loss(loss):
     """`"genCE q=0.7, eps 0"`: a Loss's name in the grammar, hyperparameters and eps."""
-    fields = loss_fields(loss)
-    spec = losses.LossSpec.parse(fields["loss"])
-    settings = fields["loss_kwargs"].items()
-    text = " ".join([spec.label, *(f"{key}={value:g}" for key, value in settings)])
+    spec, settings = _spec_and_settings(loss)
+    text = " ".join([spec.label, *(f"{key}={value:g}" for key, value in settings.items())])
     return f"{text}, eps {spec.output_bias:g}"
 
 

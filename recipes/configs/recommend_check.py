@@ -51,6 +51,8 @@ ARGUMENTS = dict(
 )
 #: The config arguments narrowing the fields the points set.
 NARROWED_BY = {"holdout_fold": "folds", "num_folds": "folds", "epochs": "epochs"}
+#: Cross entropy, the baseline, as sweep fields.
+CE_FIELDS = {"loss": "ce", "loss_kwargs": {}}
 
 
 def _parse(arg):
@@ -87,7 +89,7 @@ def get_sweep(arg=None):
     points = []
     for dataset in arg.datasets:
         num_classes = data.get_spec(dataset).num_classes
-        trained = [*candidate_losses(num_classes), {"loss": "ce", "loss_kwargs": {}}]
+        trained = [*candidate_losses(num_classes), CE_FIELDS]
         for noise_rate in arg.noise_rates:
             setting = {"dataset": dataset, "noise_rate": noise_rate}
             points += common.product(
@@ -100,8 +102,13 @@ def get_sweep(arg=None):
     return points
 
 
+def _loss_key(text, loss_kwargs):
+    """A loss's text and hyperparameters as a dict key."""
+    return text, tuple(sorted(loss_kwargs.items()))
+
+
 def _accuracy(cells, fields):
-    cell = cells.get((fields["loss"], tuple(sorted(fields["loss_kwargs"].items()))))
+    cell = cells.get(_loss_key(fields["loss"], fields["loss_kwargs"]))
     if not cell:
         return "–"
     mean, error = statistics.mean_and_standard_error([100 * value for value in cell])
@@ -130,7 +137,7 @@ def summarize(results_list, workdir):
         if spec.num_folds > 1:
             folds[setting].append(spec)
         else:
-            key = (spec.loss_spec.text, tuple(sorted(spec.loss_kwargs.items())))
+            key = _loss_key(spec.loss_spec.text, spec.loss_kwargs)
             accuracies[setting][key].append(result.test_accuracy)
     lines = [
         "| dataset | noise rate | estimated (error) | wrong labels: true, estimated "
@@ -141,16 +148,15 @@ def summarize(results_list, workdir):
     for (dataset, rate), specs in sorted(folds.items()):
         found = estimate_noise.estimate_from_folds(specs, workdir)
         eta = found.estimate.symmetric_noise_rate
-        num_classes = found.estimate.joint.shape[0]
+        num_classes = found.spec.num_classes
         from_estimate = estimate_noise.loss_fields(losses.recommend(eta, num_classes))
         from_truth = estimate_noise.loss_fields(losses.recommend(rate, num_classes))
         cells = accuracies[(dataset, rate)]
-        ce = {"loss": "ce", "loss_kwargs": {}}
         lines.append(
             f"| {dataset} | {rate:g} | {eta:.3f} ({eta - rate:+.3f}) "
             f"| {found.wrong_fraction:.3f}, {found.estimate.noise_rate:.3f} "
             f"| {_label(from_estimate)} | {_accuracy(cells, from_estimate)} "
             f"| {_label(from_truth)} | {_accuracy(cells, from_truth)} "
-            f"| {_accuracy(cells, ce)} |"
+            f"| {_accuracy(cells, CE_FIELDS)} |"
         )
     return "\n".join(lines)
