@@ -65,6 +65,11 @@ def epoch_permutation(seed, epoch, num_examples):
 
 def _only_host_devices():
     """Whether the backend's only devices are CPUs (their memory is the host's)."""
+    if keras.backend.backend() == "torch":
+        # Keras's distribution API (`list_devices`) is not there under torch.
+        import torch
+
+        return not (torch.cuda.is_available() or torch.backends.mps.is_available())
     return all(
         device.lower().startswith("cpu") for device in keras.distribution.list_devices()
     )
