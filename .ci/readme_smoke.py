@@ -119,6 +119,9 @@ SMOKE = {
     "python benchmarks/bench_losses.py":
         'python "$CHECKOUT/benchmarks/bench_losses.py" --rounds 1 --loss-rounds 1 '
         "--repeats 1",
+    "python benchmarks/bench_losses.py --model=mlp1024 --backend=jax":
+        'python "$CHECKOUT/benchmarks/bench_losses.py" --model=mlp1024 --backend=jax '
+        "--rounds 1 --loss-rounds 1 --repeats 1",
     "python benchmarks/bench_epoch.py":
         'python "$CHECKOUT/benchmarks/bench_epoch.py" --rounds 1 --epochs 2 '
         "--train_size 256",

@@ -1,24 +1,32 @@
-"""Cost of each keras_robust loss in a ResNet-32 train step, against CE.
+"""Cost of each keras_robust loss in a train step, against CE.
 
-Measures `model.train_on_batch` of `zoo.resnet32` (CIFAR shapes: one fixed
-batch of 128 images 32x32x3, 10 classes, `zoo.TorchSGD` with momentum 0.9,
-weight decay 1e-4, learning rate 0.1, the accuracy metric as in the
-recipes, TensorFlow backend, `jit_compile=False` as in the recipes or
-`--jit`) with every loss of `keras_robust.losses` on logits
-(`from_logits=True`): CrossEntropy, ProbabilityMeanAbsoluteError with
-output_bias 1.5 (MAE*), GeneralizedCrossEntropy, SymmetricCrossEntropy,
+Measures `model.train_on_batch` with every loss of `keras_robust.losses` on
+logits (`from_logits=True`): CrossEntropy, ProbabilityMeanAbsoluteError
+with output_bias 1.5 (MAE*), GeneralizedCrossEntropy, SymmetricCrossEntropy,
 NormalizedFocalMAE, NormalizedCrossEntropyMAE, BiTemperedLogisticLoss and
 BoundedCrossEntropy, against the same step with Keras's
-`SparseCategoricalCrossentropy(from_logits=True)` ("keras-ce").
+`SparseCategoricalCrossentropy(from_logits=True)` ("keras-ce"). Two
+models (`--model`), each as its recipes train it, with the accuracy metric:
+
+- `resnet32` (default): `zoo.resnet32` at CIFAR shapes, one fixed batch of
+  128 images 32x32x3, 10 classes, `zoo.TorchSGD` with momentum 0.9, weight
+  decay 1e-4, learning rate 0.1;
+- `mlp1024`: `zoo.mlp1024` at digit-pairs shapes, batch 32 of 8x16x1,
+  100 classes, SGD with momentum 0.95, learning rate 0.01, where the loss
+  weighs most (100 classes, a small step).
+
+On the TensorFlow backend (default, `jit_compile=False` as in the TensorFlow
+recipes, or `--jit`) or on jax (`--backend=jax`, always compiled, as the
+MLP recipes run by default).
 
 One model per loss, all compiled up front, then rounds in which every
 model takes one step (rotated order); per loss it prints the median step
 time and the median over rounds of the per-round ratio to keras-ce.
 
 A whole step is noisy on a shared 2-core machine, so it also times the
-loss alone (value and gradient with respect to the `(128, 10)` logits,
-`tf.function`, interleaved too) and prints its extra cost over keras-ce,
-and the step-time ratio that this extra cost implies:
+loss alone (value and gradient with respect to the logits, compiled,
+interleaved too) and prints its extra cost over keras-ce, and the
+step-time ratio that this extra cost implies:
 `(step_ce + loss_cost - ce_cost) / step_ce`.
 
 Target: every loss within 1.05x of CE per step, bi-tempered within 1.10x.
@@ -33,26 +41,47 @@ TensorFlow's oneDNN kernels are on (the recipes' default: `common.setup`
 imports `recipes`).
 
 Run: `python benchmarks/bench_losses.py` (about 2-3 minutes on 2 idle
-cores); `--rounds`, `--jit`. To stand in for a CPU without AVX-512, run it
+cores); `--model=mlp1024 --backend=jax` for the MLP recipes' step;
+`--rounds`, `--jit`. To stand in for a CPU without AVX-512, run it
 with `ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2` in the environment.
 """
 
 import argparse
+import sys
 import time
 
 import common
 
-common.setup("tensorflow")
+BACKENDS = ("tensorflow", "jax")
+
+
+def _backend_argument(argv):
+    """`--backend`, read before Keras is imported (it fixes the backend)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--backend", choices=BACKENDS, default="tensorflow")
+    known, _ = parser.parse_known_args(argv)
+    return known.backend
+
+
+common.setup(_backend_argument(sys.argv[1:]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from keras_robust import losses  # noqa: E402
 
-BATCH = 128
-NUM_CLASSES = 10
+#: Per `--model`: (builder, input shape, classes, batch, optimizer).
+MODELS = {
+    "resnet32": (
+        zoo.resnet32, (32, 32, 3), 10, 128,
+        lambda: zoo.TorchSGD(0.1, momentum=0.9, weight_decay=1e-4),
+    ),
+    "mlp1024": (
+        zoo.mlp1024, (8, 16, 1), 100, 32,
+        lambda: keras.optimizers.SGD(0.01, momentum=0.95),
+    ),
+}
 BASELINE = "keras-ce"
 TOLERANCE = {"biTemp": 1.10}
 DEFAULT_TOLERANCE = 1.05
@@ -74,17 +103,17 @@ def make_losses():
     }
 
 
-def train_steps(loss_objects, jit_compile, images, labels):
-    """One compiled ResNet-32 per loss, same initial weights."""
+def train_steps(model_name, loss_objects, jit_compile, images, labels):
+    """One compiled model per loss, same initial weights."""
+    build, input_shape, num_classes, _, optimizer = MODELS[model_name]
     keras.utils.set_random_seed(0)
-    reference = zoo.resnet32((32, 32, 3), NUM_CLASSES)
-    weights = reference.get_weights()
+    weights = build(input_shape, num_classes).get_weights()
     steps = {}
     for name, loss in loss_objects.items():
-        model = zoo.resnet32((32, 32, 3), NUM_CLASSES)
+        model = build(input_shape, num_classes)
         model.set_weights(weights)
         model.compile(
-            optimizer=zoo.TorchSGD(0.1, momentum=0.9, weight_decay=1e-4),
+            optimizer=optimizer(),
             loss=loss,
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=jit_compile,
@@ -94,29 +123,60 @@ def train_steps(loss_objects, jit_compile, images, labels):
     return steps
 
 
-def loss_only_steps(loss_objects, jit_compile, labels, repeats):
-    """`repeats` value-and-gradient evaluations of each loss per call."""
-    logits = tf.constant(
-        np.random.default_rng(1).normal(size=(BATCH, NUM_CLASSES)) * 3,
+def _tensorflow_value_and_gradient(loss, labels, repeats, jit_compile):
+    import tensorflow as tf
+
+    @tf.function(jit_compile=jit_compile)
+    def value_and_gradient(logits):
+        total = tf.constant(0.0)
+        for _ in range(repeats):
+            with tf.GradientTape() as tape:
+                tape.watch(logits)
+                value = loss(labels, logits)
+            gradient = tape.gradient(value, logits)
+            total += value + tf.reduce_sum(gradient)
+            # Make the next repeat depend on this one.
+            logits = logits + 0.0 * total
+        return total
+
+    return value_and_gradient
+
+
+def _jax_value_and_gradient(loss, labels, repeats, jit_compile):
+    del jit_compile  # Always compiled, as Keras's jax train step.
+    import jax
+    import jax.numpy as jnp
+
+    value_and_grad = jax.value_and_grad(lambda logits: loss(labels, logits))
+
+    @jax.jit
+    def value_and_gradient(logits):
+        total = jnp.zeros(())
+        for _ in range(repeats):
+            value, gradient = value_and_grad(logits)
+            total += value + jnp.sum(gradient)
+            # Make the next repeat depend on this one.
+            logits = logits + 0.0 * total
+        return total
+
+    return value_and_gradient
+
+
+def loss_only_steps(loss_objects, jit_compile, labels, num_classes, repeats):
+    """`repeats` compiled value-and-gradient evaluations of each loss per call."""
+    logits = keras.ops.convert_to_tensor(
+        np.random.default_rng(1).normal(size=(len(labels), num_classes)) * 3,
         "float32",
     )
+    labels = keras.ops.convert_to_tensor(labels)
+    compiled = {
+        "tensorflow": _tensorflow_value_and_gradient,
+        "jax": _jax_value_and_gradient,
+    }[keras.backend.backend()]
     steps = {}
     for name, loss in loss_objects.items():
-
-        @tf.function(jit_compile=jit_compile)
-        def value_and_gradient(logits, loss=loss):
-            total = tf.constant(0.0)
-            for _ in range(repeats):
-                with tf.GradientTape() as tape:
-                    tape.watch(logits)
-                    value = loss(labels, logits)
-                gradient = tape.gradient(value, logits)
-                total += value + tf.reduce_sum(gradient)
-                # Make the next repeat depend on this one.
-                logits = logits + 0.0 * total
-            return total
-
-        steps[name] = lambda fn=value_and_gradient: fn(logits).numpy()
+        fn = compiled(loss, labels, repeats, jit_compile)
+        steps[name] = lambda fn=fn: float(fn(logits))
     return steps
 
 
@@ -125,23 +185,35 @@ def main():
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--loss-rounds", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--jit", action="store_true", help="jit_compile=True")
+    parser.add_argument(
+        "--jit", action="store_true",
+        help="jit_compile=True (TensorFlow; jax always compiles)",
+    )
+    parser.add_argument("--model", choices=sorted(MODELS), default="resnet32")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="tensorflow",
+        help="the Keras backend (KERAS_BACKEND in the environment wins)",
+    )
     parser.add_argument(
         "--only", help="comma-separated loss names (keras-ce always runs)"
     )
     args = parser.parse_args()
     print(common.machine_summary())
 
+    _, input_shape, num_classes, batch, _ = MODELS[args.model]
+    jit_compile = args.jit or keras.backend.backend() == "jax"
     rng = np.random.default_rng(0)
-    images = tf.constant(rng.normal(size=(BATCH, 32, 32, 3)), "float32")
-    labels = tf.constant(rng.integers(0, NUM_CLASSES, size=(BATCH,)), "int32")
+    images = rng.normal(size=(batch, *input_shape)).astype("float32")
+    labels = rng.integers(0, num_classes, size=(batch,)).astype("int32")
     loss_objects = make_losses()
     if args.only:
         keep = {BASELINE, *args.only.split(",")}
         loss_objects = {k: v for k, v in loss_objects.items() if k in keep}
 
     start = time.perf_counter()
-    loss_steps = loss_only_steps(loss_objects, args.jit, labels, args.repeats)
+    loss_steps = loss_only_steps(
+        loss_objects, jit_compile, labels, num_classes, args.repeats
+    )
     loss_samples = common.interleaved(
         loss_steps, rounds=args.loss_rounds, warmup=2
     )
@@ -150,13 +222,13 @@ def main():
         for name, values in loss_samples.items()
     }
     print(
-        f"loss alone (value + gradient on ({BATCH}, {NUM_CLASSES}) logits, "
+        f"loss alone (value + gradient on ({batch}, {num_classes}) logits, "
         f"median of {args.loss_rounds} rounds x {args.repeats}) in "
         f"{time.perf_counter() - start:.0f} s"
     )
 
     start = time.perf_counter()
-    steps = train_steps(loss_objects, args.jit, images, labels)
+    steps = train_steps(args.model, loss_objects, jit_compile, images, labels)
     samples = common.interleaved(
         steps, rounds=args.rounds, warmup=1, log=print, pause=0.05
     )
@@ -164,7 +236,8 @@ def main():
 
     step_ce = common.median(samples[BASELINE])
     print(
-        f"\nResNet-32 train step, batch {BATCH}, jit_compile={args.jit}, "
+        f"\n{args.model} train step on {keras.backend.backend()}, batch {batch}, "
+        f"jit_compile={jit_compile}, "
         f"median of {args.rounds} rounds; keras-ce IQR/median "
         f"{common.spread(samples[BASELINE]):.2f}"
     )

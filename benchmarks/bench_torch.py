@@ -32,7 +32,7 @@ TensorFlow and PyTorch) and PyTorch's own kernels at AVX2
 (`ONEDNN_MAX_CPU_ISA=AVX2`, `ATEN_CPU_CAPABILITY=avx2`), which stands in for
 a CPU without AVX-512 on one that has it.
 
-Targets (issue 13), for the step as the recipes set it up: torch/keras-tf
+Targets, for the step as the recipes set it up: torch/keras-tf
 >= 1.2 (PyTorch NCHW) and torch-cl/keras-tf >= 1.0 (PyTorch's best
 layout), medians over rounds of the per-round ratios. The last line gives
 both, the gain from oneDNN, and PASS or MISS.
@@ -288,7 +288,7 @@ def main():
                 ratio = common.paired_ratio(samples, torch_name, name)
                 line += f"  {torch_name}/{name} = {ratio:.3f}"
         print(line)
-    # keras-tf is the step as a recipe sets it up; the targets of issue 13.
+    # keras-tf is the step as a recipe sets it up; the targets above.
     nchw_ratio = common.paired_ratio(samples, "torch", "keras-tf")
     cl_ratio = common.paired_ratio(samples, "torch-cl", "keras-tf")
     onednn_gain = common.paired_ratio(samples, "keras-tf-onednn-off", "keras-tf")
