@@ -55,10 +55,17 @@ import common
 BACKENDS = ("tensorflow", "jax")
 
 
+def _add_backend_argument(parser):
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="tensorflow",
+        help="the Keras backend (KERAS_BACKEND in the environment wins)",
+    )
+
+
 def _backend_argument(argv):
     """`--backend`, read before Keras is imported (it fixes the backend)."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--backend", choices=BACKENDS, default="tensorflow")
+    _add_backend_argument(parser)
     known, _ = parser.parse_known_args(argv)
     return known.backend
 
@@ -190,14 +197,16 @@ def main():
         help="jit_compile=True (TensorFlow; jax always compiles)",
     )
     parser.add_argument("--model", choices=sorted(MODELS), default="resnet32")
-    parser.add_argument(
-        "--backend", choices=BACKENDS, default="tensorflow",
-        help="the Keras backend (KERAS_BACKEND in the environment wins)",
-    )
+    _add_backend_argument(parser)
     parser.add_argument(
         "--only", help="comma-separated loss names (keras-ce always runs)"
     )
     args = parser.parse_args()
+    if keras.backend.backend() not in BACKENDS:
+        parser.error(
+            f"KERAS_BACKEND={keras.backend.backend()} is not allowed here: "
+            f"one of {', '.join(BACKENDS)} (or unset, and --backend)."
+        )
     print(common.machine_summary())
 
     _, input_shape, num_classes, batch, _ = MODELS[args.model]
