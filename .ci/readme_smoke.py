@@ -48,15 +48,15 @@ OFFLINE = (
 SMOKE = {
     # README: the two commands at the top, the installs, the quickstart.
     'pip install ".[recipes]" && python -m recipes.main --config=quickstart '
-    "--workdir=runs/quickstart":
-        f'pip install --quiet "$CHECKOUT[recipes]" && python -m recipes.main {QUICKSTART}',
+    "--workdir=runs/quickstart --workers=2":
+        f'pip install --quiet "$CHECKOUT[recipes]" && python -m recipes.main {QUICKSTART} --workers=2',
     'pip install ".[test,jax]" && python -m pytest -n 2': None,
     "pip install .": 'pip install --quiet "$CHECKOUT"',
     'pip install ".[data]"': 'pip install --quiet "$CHECKOUT[data]"',
     'pip install ".[recipes]"': 'pip install --quiet "$CHECKOUT[recipes]"',
     "pip install . jax": 'pip install --quiet "$CHECKOUT" jax',
-    "python -m recipes.main --config=quickstart --workdir=runs/quickstart":
-        f"python -m recipes.main {QUICKSTART}",
+    "python -m recipes.main --config=quickstart --workdir=runs/quickstart --workers=2":
+        f"python -m recipes.main {QUICKSTART} --workers=2",
     "python -m recipes.main --help": "python -m recipes.main --help",
     # README: Recipes.
     "python -m recipes.main --config=default --workdir=runs/gce "
@@ -128,6 +128,9 @@ SMOKE = {
     "python benchmarks/bench_recipe_step.py --epochs 20":
         'python "$CHECKOUT/benchmarks/bench_recipe_step.py" --rounds 1 --epochs 2 '
         "--train_size 256",
+    "python benchmarks/bench_workers.py":
+        'python "$CHECKOUT/benchmarks/bench_workers.py" --rounds 1 --workers 0 2 '
+        "--config 'quickstart:datasets=digits,losses=ce,seeds=0'",
     "python benchmarks/bench_pipeline.py":
         'python "$CHECKOUT/benchmarks/bench_pipeline.py" --repeats 1',
     "python benchmarks/bench_evaluation.py":

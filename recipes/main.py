@@ -534,7 +534,7 @@ def main(argv):
                 print(summarize(finished, workdir))
             print(
                 f"{len(finished)} of {len(specs)} runs finished in {workdir}; "
-                f"this command took {progress.format_duration(time.monotonic() - start)}."
+                f"this command took {progress.format_elapsed(time.monotonic() - start)}."
             )
     except results.SettingsMismatchError as error:
         # Found before any training: the run directory's settings.

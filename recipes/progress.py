@@ -8,8 +8,9 @@ workers, and gives the sweep's lines:
     33 runs: 5 already finished, 28 to train on 2 workers.
     [6/33] digits-mlp1024-ce-sym0.4-seed0: test accuracy 0.8222 (10 s); about 3 min left
 
-`format_duration` writes every duration of the sweep's output for people
-("1 h 20 min"), the total time of its last line included (`recipes.main`).
+`format_duration` writes the sweep's durations for people ("1 h 20 min"),
+`format_elapsed` the total time of its last line (`recipes.main`), to the
+second under an hour ("3 min 42 s").
 
 The time left (`estimate_seconds_left`) is, for each group, the mean
 seconds of its timed finished runs times its runs not finished, summed
@@ -56,6 +57,24 @@ def format_duration(seconds):
         return f"{hours} h" + (f" {minutes} min" if minutes else "")
     days, hours = divmod(_rounded(seconds / 3600), 24)
     return f"{days} d" + (f" {hours} h" if hours else "")
+
+
+def format_elapsed(seconds):
+    """A measured duration for people, to the second under an hour: "42 s",
+    "3 min 42 s"; from an hour on as `format_duration` ("1 h 20 min").
+
+    Raises:
+        ValueError: for a negative or non-finite `seconds`.
+    """
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"seconds={seconds!r} is not allowed: a finite number >= 0.")
+    whole = _rounded(seconds)
+    if whole >= 3600:
+        return format_duration(seconds)
+    minutes, rest = divmod(whole, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
 
 
 def estimate_seconds_left(timed, remaining, workers=1):

@@ -13,6 +13,20 @@ def test_format_duration(seconds, text):
     assert progress.format_duration(seconds) == text
 
 
+@pytest.mark.parametrize("seconds, text", [
+    (0, "0 s"), (42.4, "42 s"), (59.6, "1 min"), (120, "2 min"), (222, "3 min 42 s"),
+    (3599.4, "59 min 59 s"), (3599.6, "1 h"), (4800, "1 h 20 min"),
+])
+def test_format_elapsed(seconds, text):
+    assert progress.format_elapsed(seconds) == text
+
+
+@pytest.mark.parametrize("seconds", [-1, float("nan"), float("inf")])
+def test_format_elapsed_refuses_bad_seconds(seconds):
+    with pytest.raises(ValueError, match="seconds="):
+        progress.format_elapsed(seconds)
+
+
 def test_format_duration_refuses_negative():
     with pytest.raises(ValueError, match="seconds=-1"):
         progress.format_duration(-1)
