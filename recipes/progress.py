@@ -39,14 +39,18 @@ def _rounded(value):
     return int(value + 0.5)
 
 
+def _check_seconds(seconds):
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"seconds={seconds!r} is not allowed: a finite number >= 0.")
+
+
 def format_duration(seconds):
     """A duration for people: "42 s", "3 min", "1 h 20 min", "2 d 3 h".
 
     Raises:
         ValueError: for a negative or non-finite `seconds`.
     """
-    if not 0 <= seconds < float("inf"):
-        raise ValueError(f"seconds={seconds!r} is not allowed: a finite number >= 0.")
+    _check_seconds(seconds)
     if _rounded(seconds) < 60:
         return f"{_rounded(seconds)} s"
     minutes = _rounded(seconds / 60)
@@ -66,8 +70,7 @@ def format_elapsed(seconds):
     Raises:
         ValueError: for a negative or non-finite `seconds`.
     """
-    if not 0 <= seconds < float("inf"):
-        raise ValueError(f"seconds={seconds!r} is not allowed: a finite number >= 0.")
+    _check_seconds(seconds)
     whole = _rounded(seconds)
     if whole >= 3600:
         return format_duration(seconds)
