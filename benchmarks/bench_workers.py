@@ -65,12 +65,10 @@ def timed_sweep(config, workers):
 
     def run():
         with tempfile.TemporaryDirectory() as scratch:
-            environment = dict(os.environ)
-            environment["XDG_CACHE_HOME"] = os.path.join(scratch, "cache")
-            environment.pop("JAX_COMPILATION_CACHE_DIR", None)
-            environment["PYTHONPATH"] = os.pathsep.join(
-                filter(None, [common.REPO_ROOT, environment.get("PYTHONPATH")])
+            environment = common.child_environment(
+                XDG_CACHE_HOME=os.path.join(scratch, "cache")
             )
+            environment.pop("JAX_COMPILATION_CACHE_DIR", None)
             command = sweep_command(config, workers, os.path.join(scratch, "workdir"))
             start = time.perf_counter()
             process = subprocess.run(

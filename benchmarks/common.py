@@ -55,6 +55,22 @@ def setup(backend="tensorflow", max_isa=None):
     recipes.start_tensorflow_quietly()
 
 
+def child_environment(**overrides):
+    """The environment of a `recipes.main` command a benchmark starts.
+
+    This process's, without keras-tuner's distributed variables (the child
+    must not join another sweep's chief), with the repository first on
+    `PYTHONPATH`, and `overrides` set.
+    """
+    from recipes import distributed
+
+    env = {name: value for name, value in os.environ.items()
+           if name not in distributed.DISTRIBUTED_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
+    env.update(overrides)
+    return env
+
+
 def _cpuinfo_field(name):
     """The first `name : value` line's value in /proc/cpuinfo, or None."""
     try:

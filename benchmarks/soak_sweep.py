@@ -42,7 +42,6 @@ from benchmarks import common  # noqa: E402
 common.setup()
 
 from recipes import config as config_lib  # noqa: E402
-from recipes import distributed  # noqa: E402
 from recipes import launcher  # noqa: E402
 from recipes import results  # noqa: E402
 from recipes import sweep_files  # noqa: E402
@@ -108,15 +107,11 @@ class Child:
 
 
 def child_env(args):
-    env = {name: value for name, value in os.environ.items()
-           if name not in distributed.DISTRIBUTED_ENV}
-    env.update(
-        PYTHONPATH=os.pathsep.join(filter(None, [common.REPO_ROOT, env.get("PYTHONPATH")])),
+    return common.child_environment(
         OMP_NUM_THREADS="1",
         KERAS_ROBUST_HEARTBEAT_TIMEOUT=str(args.heartbeat_timeout),
         KERAS_ROBUST_CHIEF_TIMEOUT="30",
     )
-    return env
 
 
 def comparable(run_dir):
